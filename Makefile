@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make dev` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: dev test lint procs clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $@
+
+## dev: run web, worker and beat in one process on SQLite (http://127.0.0.1:5000)
+dev: $(BIN)/.installed
+	$(BIN)/modelhooks dev
+
+## test: install what the tests need and run them (PostgreSQL and Redis on 127.0.0.1)
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff over the Python code
+lint: $(BIN)/.installed
+	$(BIN)/ruff check app workers tests
+
+## procs: the Procfile's processes against the local Redis and PostgreSQL
+procs: $(BIN)/.installed
+	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+	PORT=$${PORT:-5000} PATH=$(BIN):$$PATH $(BIN)/honcho start
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

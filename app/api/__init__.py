@@ -1,0 +1,73 @@
+"""The HTTP API: a Flask app with flask-smorest blueprints and one error envelope."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from flask_smorest import Api
+
+from app import __version__, config, db
+from app.api import errors
+from app.broker import Broker
+from app.config import Settings
+
+log = logging.getLogger("modelhooks.api")
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def build_app(settings: Settings | None = None, broker: Broker | None = None) -> Flask:
+    settings = settings or config.from_env()
+    db.open_database(settings.database_url)
+
+    app = Flask("modelhooks")
+    app.config.update(
+        MODELHOOKS_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="modelhooks",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.extensions["modelhooks.broker"] = broker or Broker(settings.redis_url)
+
+    _register_blueprints(Api(app))
+    errors.register(app)
+    app.before_request(_require_json_body)
+    app.teardown_appcontext(_release_connection)
+    return app
+
+
+def _register_blueprints(api: Api) -> None:
+    from app.api import callbacks, health
+
+    api.register_blueprint(health.blp)
+    api.register_blueprint(callbacks.blp)
+
+
+def _require_json_body():
+    if request.method not in BODY_METHODS:
+        return None
+    if not request.is_json:
+        return errors.error_response(
+            415, f"the body must be JSON (Content-Type: application/json); "
+                 f"got {request.mimetype or 'no Content-Type'!r}")
+    if request.get_json(silent=True) is None:
+        return errors.error_response(400, "the body is not valid JSON",
+                                     {"body": ["Not valid JSON."]})
+    if not isinstance(request.get_json(), dict):
+        return errors.error_response(400, "the body must be a JSON object",
+                                     {"body": ["Must be a JSON object."]})
+    return None
+
+
+def _release_connection(_error=None) -> None:
+    if not db.database.is_closed():
+        db.database.close()

@@ -1,0 +1,121 @@
+"""Callbacks: the URLs an account registers, with their filters and attempt policy.
+
+These functions take already-parsed input (see ``app.schemas``), apply the rules
+a schema cannot express (where a URL may point, whether a pattern compiles) and
+store the result. Each works within one account: another account's id is
+indistinguishable from an unknown one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app import patterns, targets
+from app.config import Settings
+from app.errors import NotFound
+from app.models import Account, Callback, utcnow
+from app.payload import http_date
+from app.signing import new_secret
+
+
+def create(account: Account, data: dict[str, Any], settings: Settings) -> Callback:
+    """Store a new callback from validated ``data`` (url, filter, attempt)."""
+    _check(data, settings)
+
+    return Callback.create(
+        account=account,
+        url=data["url"],
+        model_name_pattern=data["filter"]["model_name"],
+        project_name_pattern=data["filter"]["project_name"],
+        attempt_count=data["attempt"]["count"],
+        attempt_interval=data["attempt"]["interval"],
+        attempt_http_timeout=data["attempt"]["http_timeout"],
+        secret=new_secret(),
+    )
+
+
+def get(account: Account, callback_id: int) -> Callback:
+    callback = Callback.get_or_none(
+        (Callback.id == callback_id) & (Callback.account == account)
+    )
+    if callback is None:
+        raise NotFound(f"no callback with id {callback_id}")
+    return callback
+
+
+def list_for(account: Account) -> list[Callback]:
+    return list(Callback.select().where(Callback.account == account)
+                .order_by(Callback.id))
+
+
+def update(
+    account: Account, callback_id: int, changes: dict[str, Any], settings: Settings
+) -> Callback:
+    """Apply a partial edit; nested ``filter`` and ``attempt`` objects merge."""
+    callback = get(account, callback_id)
+    _check(changes, settings)
+
+    if "url" in changes:
+        callback.url = changes["url"]
+    for key, column in (("model_name", "model_name_pattern"),
+                        ("project_name", "project_name_pattern")):
+        if key in changes.get("filter", {}):
+            setattr(callback, column, changes["filter"][key])
+    for key in ("count", "interval", "http_timeout"):
+        if key in changes.get("attempt", {}):
+            setattr(callback, f"attempt_{key}", changes["attempt"][key])
+    if "enabled" in changes:
+        callback.enabled = changes["enabled"]
+        callback.disabled_reason = None
+
+    callback.updated_at = utcnow()
+    callback.save()
+    return callback
+
+
+def delete(account: Account, callback_id: int) -> None:
+    """Remove a callback; its deliveries, pending retries included, go with it."""
+    get(account, callback_id).delete_instance()
+
+
+def disable(callback_id: int, reason: str) -> None:
+    """Stop sending to a callback until its owner enables it again."""
+    Callback.update(enabled=False, disabled_reason=reason, updated_at=utcnow()).where(
+        Callback.id == callback_id
+    ).execute()
+
+
+def to_dict(callback: Callback, *, with_secret: bool = False) -> dict[str, Any]:
+    """The callback as the API shows it; the secret only when asked for."""
+    shown = {
+        "id": callback.id,
+        "url": callback.url,
+        "filter": {
+            "model_name": callback.model_name_pattern,
+            "project_name": callback.project_name_pattern,
+        },
+        "attempt": {
+            "count": callback.attempt_count,
+            "interval": _number(callback.attempt_interval),
+            "http_timeout": _number(callback.attempt_http_timeout),
+        },
+        "enabled": callback.enabled,
+        "disabled_reason": callback.disabled_reason,
+        "created_at": http_date(callback.created_at),
+        "updated_at": http_date(callback.updated_at),
+    }
+    if with_secret:
+        shown["secret"] = callback.secret
+    return shown
+
+
+def _check(data: dict[str, Any], settings: Settings) -> None:
+    if "url" in data:
+        targets.check_url(data["url"], allow_private=settings.allow_private_targets)
+    for key, pattern in data.get("filter", {}).items():
+        patterns.validate(pattern, f"filter.{key}")
+
+
+def _number(value: float) -> float | int:
+    # 10.0 reads back as 10, as it was most likely written.
+    return int(value) if float(value).is_integer() else value

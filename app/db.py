@@ -1,0 +1,101 @@
+"""The database connection shared by every model.
+
+Models bind to ``database``, a proxy that ``open_database`` points at SQLite or
+PostgreSQL according to ``DATABASE_URL``. Connections are per thread (Peewee's
+default), opened on first use and handed back at the end of each request or
+task, so a web thread or a worker never holds one while it waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+from urllib.parse import unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+from app.errors import DependencyUnavailable
+
+log = logging.getLogger("modelhooks.db")
+
+database = peewee.DatabaseProxy()
+
+# SQLite settings that let the web process and several workers share one file:
+# readers never block the writer (WAL), and a writer waits for the lock rather
+# than failing at once.
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 10_000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+}
+
+# Errors that mean "the database is not there right now", not "the query is wrong".
+UNAVAILABLE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+
+T = TypeVar("T")
+
+
+def open_database(url: str) -> peewee.Database:
+    """Point the shared proxy at the database named by ``url`` and return it."""
+    if url.startswith("sqlite"):
+        target = _sqlite(url)
+    else:
+        target = _postgres(url)
+
+    database.initialize(target)
+    return target
+
+
+def _sqlite(url: str) -> peewee.SqliteDatabase:
+    path = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
+    if url.startswith("sqlite:////"):
+        path = "/" + path
+    return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, timeout=10)
+
+
+def _postgres(url: str) -> PooledPostgresqlDatabase:
+    parts = urlparse(url)
+    return PooledPostgresqlDatabase(
+        unquote(parts.path.lstrip("/")),
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        host=parts.hostname,
+        port=parts.port,
+        max_connections=64,
+        stale_timeout=300,
+        timeout=10,
+        connect_timeout=5,
+    )
+
+
+@contextmanager
+def connection() -> Iterator[None]:
+    """Hold a connection for the block and hand it back after, even on error."""
+    database.connect(reuse_if_open=True)
+    try:
+        yield
+    finally:
+        if not database.is_closed():
+            database.close()
+
+
+def atomic(function: Callable[[], T]) -> T:
+    """Run ``function`` in one transaction; a lost database becomes 503-worthy."""
+    try:
+        with database.atomic():
+            return function()
+    except UNAVAILABLE_ERRORS as error:
+        raise DependencyUnavailable(f"database unavailable: {error}") from error
+
+
+def ping() -> None:
+    """Raise ``DependencyUnavailable`` unless the database answers a query."""
+    try:
+        with connection():
+            database.execute_sql("SELECT 1")
+    except UNAVAILABLE_ERRORS as error:
+        raise DependencyUnavailable(f"database unavailable: {error}") from error

@@ -1,0 +1,72 @@
+"""Schema migrations, applied in order by ``modelhooks migrate``.
+
+Each migration has a number and runs once: the numbers applied so far are kept
+in ``schema_migrations``, so running ``migrate`` again changes nothing. A new
+migration is a function appended to ``MIGRATIONS`` that alters the schema with
+``playhouse.migrate`` operations; the ones already released are never edited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import peewee
+
+from app import models
+from app.db import database
+
+log = logging.getLogger("modelhooks.migrations")
+
+
+class SchemaMigration(peewee.Model):
+    version = peewee.IntegerField(primary_key=True)
+    description = peewee.CharField(max_length=256)
+    applied_at = peewee.DateTimeField(default=models.utcnow)
+
+    class Meta:
+        database = database
+        table_name = "schema_migrations"
+
+
+def _initial_schema() -> None:
+    database.create_tables(models.ALL_MODELS, safe=True)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
+    (1, "accounts, keys, callbacks, model versions, events, deliveries, attempts",
+     _initial_schema),
+]
+
+
+def pending() -> list[int]:
+    """Numbers of the migrations this database has not applied yet."""
+    database.create_tables([SchemaMigration], safe=True)
+    applied = {row.version for row in SchemaMigration.select(SchemaMigration.version)}
+    return [number for number, _, _ in MIGRATIONS if number not in applied]
+
+
+def migrate() -> list[int]:
+    """Apply every pending migration, each in its own transaction; return them."""
+    applied_now = []
+    for number, description, apply in MIGRATIONS:
+        if number not in pending():
+            continue
+
+        with database.atomic():
+            _lock_for_migration()
+            if number not in pending():
+                continue
+            apply()
+            SchemaMigration.create(version=number, description=description)
+
+        log.info("applied migration %d: %s", number, description)
+        applied_now.append(number)
+    return applied_now
+
+
+def _lock_for_migration() -> None:
+    # Two releases migrating at once on PostgreSQL wait for each other instead of
+    # both creating the same tables; SQLite's write lock already serialises them.
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_xact_lock(4242)")

@@ -1,0 +1,111 @@
+"""Shared fixtures: one database per test, on SQLite and on the real PostgreSQL.
+
+``MODELHOOKS_TEST_DATABASE_URL`` and ``MODELHOOKS_TEST_REDIS_URL`` name the
+PostgreSQL database and Redis the suite may wipe; they default to the ones
+``.ci/run`` checks on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from app import accounts, db, migrations
+from app.api import build_app
+from app.config import Settings
+from app.models import ALL_MODELS
+
+POSTGRES_URL = os.environ.get(
+    "MODELHOOKS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("MODELHOOKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class FakeBroker:
+    """Records what the API publishes; for tests of the API alone."""
+
+    def __init__(self) -> None:
+        self.fan_outs: list[str] = []
+        self.deliveries: list[tuple[str, float]] = []
+
+    def publish_fan_out(self, event_id: str) -> bool:
+        self.fan_outs.append(event_id)
+        return True
+
+    def publish_delivery(self, delivery_id: str, countdown: float = 0) -> bool:
+        self.deliveries.append((delivery_id, countdown))
+        return True
+
+    def ping(self) -> None:
+        return None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """Each test that asks runs twice: on a fresh SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'modelhooks.db'}"
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(database_url=database_url, redis_url=REDIS_URL,
+                    allow_private_targets=True)
+
+
+@pytest.fixture
+def database(settings):
+    db.open_database(settings.database_url)
+    if settings.is_sqlite:
+        migrations.migrate()
+    else:
+        _drop_all()
+        migrations.migrate()
+    yield db.database
+    db.database.close()
+    db.database.obj.close_all() if hasattr(db.database.obj, "close_all") else None
+
+
+def _drop_all() -> None:
+    with db.connection():
+        db.database.drop_tables(
+            list(ALL_MODELS) + [migrations.SchemaMigration], safe=True, cascade=True
+        )
+
+
+@pytest.fixture
+def broker() -> FakeBroker:
+    return FakeBroker()
+
+
+@pytest.fixture
+def app(settings, database, broker):
+    return build_app(settings, broker=broker)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def account_key(database) -> str:
+    """The API key of a fresh account named ``acme``."""
+    return accounts.create_account("acme").secret
+
+
+@pytest.fixture
+def other_account_key(database) -> str:
+    return accounts.create_account("globex").secret
+
+
+@pytest.fixture
+def auth(account_key) -> dict[str, str]:
+    return {"Authorization": f"Bearer {account_key}"}
+
+
+def with_settings(settings: Settings, **changes) -> Settings:
+    return dataclasses.replace(settings, **changes)

@@ -1,0 +1,62 @@
+"""Settings from the environment; a bad value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import Settings, from_env
+from app.errors import ConfigError
+
+
+def test_an_empty_environment_gives_the_embedded_defaults():
+    settings = from_env({})
+
+    assert settings == Settings()
+    assert settings.database_url == "sqlite:///modelhooks.db"
+    assert settings.allow_private_targets is False
+    assert settings.trigger_statuses == frozenset({"complete", "error"})
+
+
+def test_values_are_read_from_the_heroku_style_variables():
+    settings = from_env({
+        "DATABASE_URL": "postgresql://u@db:5432/hooks",
+        "REDIS_URL": "redis://cache:6379/2",
+        "PORT": "8080",
+        "MODELHOOKS_ALLOW_PRIVATE_TARGETS": "TRUE",
+        "MODELHOOKS_TRIGGER_STATUSES": "complete, error,failed",
+    })
+
+    assert settings.database_url == "postgresql://u@db:5432/hooks"
+    assert settings.redis_url == "redis://cache:6379/2"
+    assert settings.port == 8080
+    assert settings.allow_private_targets is True
+    assert settings.trigger_statuses == frozenset({"complete", "error", "failed"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATABASE_URL", "mysql://x/y",
+         "DATABASE_URL: must start with one of sqlite://, postgres://, postgresql://; "
+         "got 'mysql://x/y'"),
+        ("REDIS_URL", "amqp://x", "REDIS_URL: must start with one of redis://, "
+                                  "rediss://, memory://; got 'amqp://x'"),
+        ("PORT", "eighty", "PORT: must be a whole number; got 'eighty'"),
+        ("PORT", "70000", "PORT: must be between 1 and 65535; got '70000'"),
+        ("MODELHOOKS_ALLOW_PRIVATE_TARGETS", "yes",
+         "MODELHOOKS_ALLOW_PRIVATE_TARGETS: must be true or false; got 'yes'"),
+        ("MODELHOOKS_SWEEP_INTERVAL", "soon",
+         "MODELHOOKS_SWEEP_INTERVAL: must be a number of seconds; got 'soon'"),
+        ("MODELHOOKS_TRIGGER_STATUSES", ",",
+         "MODELHOOKS_TRIGGER_STATUSES: must list at least one status; got ','"),
+        ("MODELHOOKS_LOG_LEVEL", "LOUD",
+         "MODELHOOKS_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR; got 'LOUD'"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and v.isupper() else None,
+)
+def test_a_bad_value_is_one_error_naming_the_variable(variable, value, message):
+    with pytest.raises(ConfigError) as raised:
+        from_env({variable: value})
+
+    assert str(raised.value) == message
+    assert raised.value.variable == variable
