@@ -178,3 +178,86 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
         flat.update(flatten_messages(value, path))
     return flat
 
+
+
+class TimeString(StrictString):
+    """An ISO 8601 time or an HTTP date, loaded as an aware UTC datetime."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from app.payload import parse_time
+
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_time(text)
+        except ValueError as error:
+            raise self.make_error("invalid_time", detail=str(error)) from None
+
+    default_error_messages = {"invalid_time": "{detail}"}
+
+
+def _name(description: str) -> StrictString:
+    return StrictString(required=True, validate=validate.Length(min=1, max=MAX_NAME_LENGTH),
+                        metadata={"description": description})
+
+
+def _status(**kwargs) -> StrictString:
+    return StrictString(validate=validate.Length(min=1, max=64), **kwargs)
+
+
+class ModelStatusIn(StrictSchema):
+    project_name = _name("Project of the model.")
+    name = _name("Name of the model.")
+    version = StrictInteger(required=True, validate=validate.Range(min=0, max=2**31 - 1))
+    status = _status(required=True, metadata={"description": "The new status."})
+    predictor_id = StrictInteger(validate=validate.Range(min=0, max=2**63 - 1),
+                                 metadata={"description": "Assigned once when omitted."})
+    active = StrictBoolean()
+    predictor_created_at = TimeString(metadata={"description": "ISO 8601 or HTTP date."})
+    changed_at = TimeString(metadata={"description": "Defaults to the time received."})
+    old_status = _status(allow_none=True, metadata={
+        "description": "Defaults to the last status known for this version."})
+
+
+class ModelStatusAccepted(Schema):
+    event_id = fields.String(allow_none=True,
+                             metadata={"description": "null when nothing changed."})
+    old_status = fields.String(allow_none=True)
+    new_status = fields.String()
+    triggered = fields.Boolean()
+
+
+class DeliveriesQuery(StrictSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class AttemptLog(Schema):
+    number = fields.Integer()
+    started_at = fields.String(metadata={"description": "ISO 8601, UTC."})
+    duration_ms = fields.Float()
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    response_excerpt = fields.String()
+    response_truncated = fields.Boolean()
+
+
+class DeliveryOut(Schema):
+    id = fields.String(metadata={"description": "Sent as webhook-id."})
+    event_id = fields.String()
+    state = fields.String(metadata={
+        "description": "pending, sending, succeeded, failed or dropped."})
+    attempts_made = fields.Integer()
+    next_attempt_at = fields.String(allow_none=True)
+    created_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    old_status = fields.String(allow_none=True)
+    new_status = fields.String()
+    changed_at = fields.String()
+    attempts = fields.List(fields.Nested(AttemptLog))
+
+
+class DeliveryPage(Schema):
+    deliveries = fields.List(fields.Nested(DeliveryOut))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()

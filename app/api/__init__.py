@@ -46,10 +46,12 @@ def build_app(settings: Settings | None = None, broker: Broker | None = None) ->
 
 
 def _register_blueprints(api: Api) -> None:
-    from app.api import callbacks, health
+    from app.api import callbacks, deliveries, health, model_status
 
     api.register_blueprint(health.blp)
     api.register_blueprint(callbacks.blp)
+    api.register_blueprint(deliveries.blp)
+    api.register_blueprint(model_status.blp)
 
 
 def _require_json_body():

@@ -88,7 +88,9 @@ def _unprocessable(error: HTTPException):
     # webargs reports schema errors as 422 {"json": {...}}; the API promises 400
     # with each field named by its path.
     messages = getattr(error, "data", {}).get("messages", {})
-    fields = flatten_messages(messages.get("json", messages))
+    if len(messages) == 1 and set(messages) <= {"json", "query"}:
+        messages = next(iter(messages.values()))
+    fields = flatten_messages(messages)
     names = ", ".join(sorted(fields))
     return error_response(400, f"invalid input: {names}", fields)
 

@@ -1,0 +1,28 @@
+"""``/cloud/callback/model_status/<id>/deliveries``: what was sent, and how it went."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+
+from app import callbacks, deliveries
+from app.api.auth import require_account
+from app.schemas import DeliveriesQuery, DeliveryPage, ErrorEnvelope
+
+blp = Blueprint("deliveries", __name__, url_prefix="/cloud/callback/model_status",
+                description="The deliveries log of a callback.")
+blp.before_request(require_account)
+
+
+@blp.route("/<int:callback_id>/deliveries", methods=["GET"])
+@blp.arguments(DeliveriesQuery, location="query")
+@blp.response(200, DeliveryPage)
+@blp.alt_response(400, schema=ErrorEnvelope)
+@blp.alt_response(401, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+def list_deliveries(query, callback_id):
+    """The callback's deliveries, newest first, each with every attempt."""
+    callback = callbacks.get(g.account, callback_id)
+    page, total = deliveries.page_for_callback(callback, query["limit"], query["offset"])
+    return {"deliveries": page, "total": total, "limit": query["limit"],
+            "offset": query["offset"]}

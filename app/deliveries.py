@@ -1,0 +1,259 @@
+"""Deliveries: one event for one callback, and the attempts made to send it.
+
+The database is the truth about a delivery; broker messages only say "look at
+delivery X now". Before each attempt a worker *claims* the delivery with one
+conditional UPDATE (pending and due -> sending), so however many copies of a
+message arrive (a redelivery after a visibility timeout, a sweep, a retry) one
+attempt is made at a time and never more than the policy allows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from app import db
+from app.models import (
+    Attempt,
+    Callback,
+    Delivery,
+    DeliveryState,
+    Event,
+    new_id,
+    utcnow,
+)
+
+log = logging.getLogger("modelhooks.delivery")
+
+# A message may arrive a little before the moment stored for it (clocks of
+# Celery's ETA and of the database round differently); it still counts as due.
+DUE_TOLERANCE = timedelta(seconds=1)
+
+# How long past its deadline an attempt's worker is presumed dead.
+LEASE_MARGIN = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """What one POST gave, to be logged against its delivery."""
+
+    started_at: datetime
+    duration: float
+    status_code: int | None
+    error: str | None
+    excerpt: str
+    truncated: bool
+
+
+def create_for_event(event: Event, callback_ids: list[int]) -> None:
+    """Make the event's deliveries, once: a second fan-out adds none."""
+    rows = [{"id": new_id("msg"), "event": event.id, "callback": callback_id}
+            for callback_id in callback_ids]
+
+    def insert() -> None:
+        for start in range(0, len(rows), 500):
+            Delivery.insert_many(rows[start:start + 500]).on_conflict_ignore().execute()
+        Event.update(fanned_out_at=utcnow()).where(Event.id == event.id).execute()
+
+    db.atomic(insert)
+
+
+def due_for_event(event_id: str) -> list[str]:
+    """Ids of the event's deliveries still waiting for their first attempt."""
+    query = (Delivery.select(Delivery.id)
+             .where((Delivery.event == event_id)
+                    & (Delivery.state == DeliveryState.PENDING)
+                    & (Delivery.attempts_made == 0))
+             .order_by(Delivery.created_at))
+    return [row.id for row in query]
+
+
+def claim(delivery_ids: list[str], lease: timedelta) -> list[str]:
+    """Take the deliveries for one attempt each; answer those actually taken.
+
+    Only pending deliveries that are due are taken: a copy of a message that
+    arrives for a delivery being sent, finished or not yet due takes nothing.
+    """
+    if not delivery_ids:
+        return []
+    now = utcnow()
+    query = (
+        Delivery.update(state=DeliveryState.SENDING, lease_until=now + lease + LEASE_MARGIN)
+        .where((Delivery.id.in_(delivery_ids))
+               & (Delivery.state == DeliveryState.PENDING)
+               & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
+        .returning(Delivery.id)
+    )
+    return [row.id for row in db.atomic(lambda: list(query.execute()))]
+
+
+def load_claimed(delivery_ids: list[str]) -> list[Delivery]:
+    """The deliveries with their events and callbacks, in one query."""
+    if not delivery_ids:
+        return []
+    return list(Delivery.select(Delivery, Event, Callback)
+                .join(Event).switch(Delivery).join(Callback)
+                .where(Delivery.id.in_(delivery_ids)))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished attempt and where it leaves its delivery."""
+
+    delivery: Delivery
+    record: AttemptRecord
+    state: str
+    next_attempt_at: datetime | None = None
+
+
+def finish_attempts(outcomes: list[Outcome]) -> None:
+    """Log the attempts and move each delivery on, all in one transaction."""
+    if not outcomes:
+        return
+
+    def write() -> None:
+        Attempt.insert_many([_attempt_row(o) for o in outcomes]).execute()
+        for (state, next_at), ids in _group_by_destination(outcomes).items():
+            changes: dict[Any, Any] = {
+                Delivery.state: state,
+                Delivery.attempts_made: Delivery.attempts_made + 1,
+                Delivery.lease_until: None,
+            }
+            if state in DeliveryState.FINAL:
+                changes[Delivery.finished_at] = utcnow()
+            if next_at is not None:
+                changes[Delivery.next_attempt_at] = next_at
+            Delivery.update(changes).where(
+                Delivery.id.in_(ids) & (Delivery.state == DeliveryState.SENDING)
+            ).execute()
+
+    db.atomic(write)
+
+
+def _attempt_row(outcome: Outcome) -> dict[str, Any]:
+    record = outcome.record
+    return {
+        "delivery": outcome.delivery.id,
+        "number": outcome.delivery.attempts_made + 1,
+        "started_at": record.started_at,
+        "duration_ms": round(record.duration * 1000, 3),
+        "status_code": record.status_code,
+        "error": record.error,
+        "response_excerpt": record.excerpt,
+        "response_truncated": record.truncated,
+    }
+
+
+def _group_by_destination(outcomes: list[Outcome]
+                          ) -> dict[tuple[str, datetime | None], list[str]]:
+    # One UPDATE per (state, next attempt) pair rather than one per delivery.
+    groups: dict[tuple[str, datetime | None], list[str]] = {}
+    for outcome in outcomes:
+        key = (outcome.state, outcome.next_attempt_at)
+        groups.setdefault(key, []).append(outcome.delivery.id)
+    return groups
+
+
+def release(delivery_ids: list[str], state: str) -> None:
+    """End claimed deliveries without an attempt (their callback was disabled)."""
+    if not delivery_ids:
+        return
+    Delivery.update(state=state, lease_until=None, finished_at=utcnow()).where(
+        (Delivery.id.in_(delivery_ids)) & (Delivery.state == DeliveryState.SENDING)
+    ).execute()
+
+
+def drop_pending(callback_id: int) -> int:
+    """Drop every unfinished delivery of a callback (it answered 410 Gone)."""
+    return (Delivery.update(state=DeliveryState.DROPPED, finished_at=utcnow(),
+                            lease_until=None)
+            .where((Delivery.callback == callback_id)
+                   & (Delivery.state == DeliveryState.PENDING))
+            .execute())
+
+
+def overdue(older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Pending deliveries whose attempt is late by more than ``older_than``."""
+    cutoff = utcnow() - older_than
+    query = (Delivery.select(Delivery.id)
+             .where((Delivery.state == DeliveryState.PENDING)
+                    & (Delivery.next_attempt_at < cutoff))
+             .order_by(Delivery.next_attempt_at).limit(limit))
+    return [row.id for row in query]
+
+
+def reclaim_abandoned() -> list[str]:
+    """Put back to pending the deliveries whose worker died mid-attempt."""
+    now = utcnow()
+    abandoned = [row.id for row in Delivery.select(Delivery.id).where(
+        (Delivery.state == DeliveryState.SENDING) & (Delivery.lease_until < now))]
+    if abandoned:
+        Delivery.update(state=DeliveryState.PENDING, lease_until=None,
+                        next_attempt_at=now).where(
+            (Delivery.id.in_(abandoned)) & (Delivery.state == DeliveryState.SENDING)
+        ).execute()
+        log.warning("reclaimed %d deliveries whose worker stopped mid-attempt: %s",
+                    len(abandoned), ", ".join(abandoned[:20]))
+    return abandoned
+
+
+def page_for_callback(callback: Callback, limit: int, offset: int
+                      ) -> tuple[list[dict[str, Any]], int]:
+    """The callback's deliveries, newest first, with their attempts; and the total."""
+    query = (Delivery.select(Delivery, Event).join(Event)
+             .where(Delivery.callback == callback)
+             .order_by(Delivery.created_at.desc(), Delivery.id.desc()))
+    deliveries = list(query.limit(limit).offset(offset))
+    attempts = _attempts_of([d.id for d in deliveries])
+    total = Delivery.select().where(Delivery.callback == callback).count()
+    return [to_dict(d, attempts.get(d.id, [])) for d in deliveries], total
+
+
+def _attempts_of(delivery_ids: list[str]) -> dict[str, list[Attempt]]:
+    grouped: dict[str, list[Attempt]] = {}
+    if not delivery_ids:
+        return grouped
+    query = (Attempt.select().where(Attempt.delivery.in_(delivery_ids))
+             .order_by(Attempt.number))
+    for attempt in query:
+        grouped.setdefault(attempt.delivery_id, []).append(attempt)
+    return grouped
+
+
+def to_dict(delivery: Delivery, attempts: list[Attempt]) -> dict[str, Any]:
+    event = delivery.event
+    waiting = delivery.state == DeliveryState.PENDING
+    return {
+        "id": delivery.id,
+        "event_id": event.id,
+        "state": delivery.state,
+        "attempts_made": delivery.attempts_made,
+        "next_attempt_at": iso_time(delivery.next_attempt_at) if waiting else None,
+        "created_at": iso_time(delivery.created_at),
+        "finished_at": iso_time(delivery.finished_at),
+        "old_status": event.old_status,
+        "new_status": event.new_status,
+        "changed_at": iso_time(event.changed_at),
+        "attempts": [_attempt_dict(a) for a in attempts],
+    }
+
+
+def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "started_at": iso_time(attempt.started_at),
+        "duration_ms": attempt.duration_ms,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "response_excerpt": attempt.response_excerpt,
+        "response_truncated": attempt.response_truncated,
+    }
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    """A stored UTC time as ISO 8601 with milliseconds, e.g. ``…T08:00:00.125Z``."""
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="milliseconds") + "Z"
