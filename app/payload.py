@@ -16,7 +16,7 @@ _EXAMPLES = "'2026-12-04T10:00:00Z' or 'Fri, 04 Dec 2026 10:00:00 GMT'"
 
 def http_date(moment: datetime) -> str:
     """``moment`` as an IMF-fixdate in GMT; a naive datetime is taken as UTC."""
-    return format_datetime(_as_utc(moment), usegmt=True)
+    return format_datetime(as_utc(moment), usegmt=True)
 
 
 def parse_time(value: str) -> datetime:
@@ -31,13 +31,13 @@ def parse_time(value: str) -> datetime:
             f"a time must be ISO 8601 or an HTTP date, such as {_EXAMPLES}; "
             f"got {value!r}"
         )
-    return _as_utc(parsed)
+    return as_utc(parsed)
 
 
 def parse_http_date(value: str) -> datetime | None:
     """An HTTP date (any RFC 7231 form) as an aware UTC datetime, else ``None``."""
     parsed = _parse_http(value.strip())
-    return None if parsed is None else _as_utc(parsed)
+    return None if parsed is None else as_utc(parsed)
 
 
 def build_body(
@@ -69,7 +69,8 @@ def build_body(
     return text.encode()
 
 
-def _as_utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime; a naive one is taken as UTC already."""
     # Never astimezone() on a naive value: that would read it in the local zone.
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
