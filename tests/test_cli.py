@@ -59,7 +59,7 @@ def test_keys_create_and_revoke(run):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("accounts", "create", "acme"), "Error: an account named 'acme' exists already"),
+        (("accounts", "create", "acme"), "Error: name: an account named 'acme' exists already"),
         (("keys", "create", "nobody"), "Error: no account named 'nobody'"),
         (("keys", "revoke", "999"), "Error: no API key with id 999"),
     ],
