@@ -26,8 +26,6 @@ log = logging.getLogger("modelhooks.delivery")
 
 USER_AGENT = f"modelhooks/{__version__}"
 
-# A claim must outlast any attempt: 60 s is the largest http_timeout allowed.
-ATTEMPT_LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -43,6 +41,7 @@ class Sender:
     def __init__(self, settings: Settings, transport: Transport) -> None:
         self.settings = settings
         self.transport = transport
+        self._lease_margin = timedelta(seconds=settings.sweep_grace)
         self._pool = ThreadPoolExecutor(
             max_workers=settings.fan_out_concurrency, thread_name_prefix="modelhooks-post"
         )
@@ -67,7 +66,7 @@ class Sender:
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
-        claimed = deliveries.claim(delivery_ids, ATTEMPT_LEASE)
+        claimed = deliveries.claim(delivery_ids, self._lease_margin)
         rows = deliveries.load_claimed(claimed)
         sendable = self._drop_disabled(rows)
 
