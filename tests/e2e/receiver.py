@@ -28,6 +28,13 @@ class Script:
     body: bytes = b"ok"
 
 
+class _Server(ThreadingHTTPServer):
+    # Fan-outs open dozens of connections at once; the default backlog of 5
+    # would reset some of them before they are accepted.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class Receiver:
     """Records requests per path; ``script(path, ...)`` sets how a path answers."""
 
@@ -35,8 +42,7 @@ class Receiver:
         self.requests: list[Received] = []
         self.scripts: dict[str, Script] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

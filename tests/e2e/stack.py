@@ -29,7 +29,8 @@ from app.config import from_env
 from app.models import ALL_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST_SWEEPS = {"MODELHOOKS_SWEEP_INTERVAL": "1", "MODELHOOKS_SWEEP_GRACE": "2"}
+FAST_SWEEPS = {"MODELHOOKS_SWEEP_INTERVAL": "1", "MODELHOOKS_SWEEP_GRACE": "2",
+               "PYTHONUNBUFFERED": "1"}
 
 
 def wait_until(check: Callable[[], object], timeout: float = 20.0,
