@@ -1,0 +1,151 @@
+"""``python -m bench.run``: start everything on loopback, run the workloads, print
+one table, stop everything.
+
+Sizes come from the environment (``BENCH_W1_EVENTS=...``); ``BENCH_QUICK=1``
+shrinks every default for a smoke run. ``BENCH_ONLY=W1,W2`` picks workloads.
+The limit rows are measured in the same run against the same receiver, so the
+ratios mean something on a busy machine even when the absolute figures do not.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from app import db
+from bench.services import Services
+from bench.workloads import Bench, MemoryWatch, Row
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+# name: (full size, quick size)
+SIZES = {
+    "LIMIT_SYNC": (2000, 300),
+    "LIMIT_ASYNC": (5000, 1000),
+    "LIMIT_SLOW": (1000, 200),
+    "W1_EVENTS": (5000, 300),
+    "W1P_EVENTS": (1000, 200),
+    "W2_CALLBACKS": (2000, 300),
+    "W2X_CALLBACKS": (10000, 1000),
+    "W3_EVENTS": (300, 30),
+    "W4_EVENTS": (200, 50),
+    "W5_CALLBACKS": (100_000, 10_000),
+    "W6_REQUESTS": (300, 50),
+    "W7_RETRIES": (10_000, 500),
+}
+TARGETS = {
+    "W1": "≥ 600/s",
+    "W1p": "p50 ≤ 5 ms, p99 ≤ 15 ms",
+    "W2": "≥ 70% of async",
+    "W4": "≥ 50% of async",
+    "W5 match (Matcher.match)": "≤ 5 ms",
+    "W7 retries waiting": "RSS ≤ 150 MB",
+}
+W1_REFERENCE = 200.0  # django-webhook with Celery on Redis, per the issue
+
+
+def size(name: str) -> int:
+    full, quick = SIZES[name]
+    return int(os.environ.get(f"BENCH_{name}", quick if QUICK else full))
+
+
+def chosen(workload: str) -> bool:
+    only = os.environ.get("BENCH_ONLY")
+    return not only or workload.lower() in only.lower().split(",")
+
+
+def run(bench: Bench) -> list[Row]:
+    rows: list[Row] = []
+
+    def add(new):
+        for row in new if isinstance(new, list) else [new]:
+            rows.append(row)
+            print(format_row(row), file=sys.stderr, flush=True)
+
+    add(bench.limit_sync(size("LIMIT_SYNC")))
+    fast = bench.limit_async(size("LIMIT_ASYNC"))
+    add(fast)
+    if chosen("W4"):
+        slow = bench.limit_async(size("LIMIT_SLOW"), mode="slow")
+        add(slow)
+
+    if chosen("W1"):
+        add(bench.deliveries("W1", events=size("W1_EVENTS"), callbacks=1,
+                             limit=W1_REFERENCE * 3))
+    if chosen("W1p"):
+        add(bench.deliveries("W1p", events=size("W1P_EVENTS"), callbacks=1, pace=100,
+                             limit=fast.rate))
+    if chosen("W2"):
+        add(bench.deliveries("W2", events=1, callbacks=size("W2_CALLBACKS"),
+                             limit=fast.rate))
+    if chosen("W2x"):
+        add(bench.deliveries("W2x", events=1, callbacks=size("W2X_CALLBACKS"),
+                             limit=fast.rate))
+    if chosen("W3"):
+        add(bench.deliveries("W3", events=size("W3_EVENTS"), callbacks=1, mode="fail2",
+                             attempt={"attempt_count": 3, "attempt_interval": 1.0},
+                             expect_attempts=3))
+    if chosen("W4"):
+        add(bench.deliveries("W4", events=size("W4_EVENTS"), callbacks=1, mode="slow",
+                             limit=slow.rate))
+        add(bench.deliveries("W4f", events=1, callbacks=size("W4_EVENTS"), mode="slow",
+                             limit=slow.rate))
+    if chosen("W5"):
+        add(bench.matching(size("W5_CALLBACKS")))
+    if chosen("W6"):
+        add(bench.management(size("W6_REQUESTS")))
+    if chosen("W7"):
+        add(bench.retries_waiting(size("W7_RETRIES")))
+    return rows
+
+
+HEADER = (f"{'workload':<26} {'system':<24} {'deliveries/s':>12} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'worker MB':>9} {'ratio':>7}  notes")
+
+
+def format_row(row: Row) -> str:
+    def number(value, spec):
+        return format(value, spec) if value is not None else "-"
+
+    ratio = f"{row.ratio:.0%}" if row.ratio is not None else "-"
+    return (f"{row.workload:<26} {row.system:<24} {number(row.rate, ',.0f'):>12} "
+            f"{number(row.p50_ms, '.1f'):>8} {number(row.p99_ms, '.1f'):>8} "
+            f"{number(row.rss_mb, '.0f'):>9} {ratio:>7}  {'; '.join(row.notes)}")
+
+
+def main() -> None:
+    options = {
+        "worker_pool": os.environ.get("BENCH_WORKER_POOL", "threads"),
+        "worker_concurrency": int(os.environ.get("BENCH_WORKER_CONCURRENCY", "16")),
+        "web_workers": int(os.environ.get("BENCH_WEB_WORKERS", "2")),
+        "web_threads": int(os.environ.get("BENCH_WEB_THREADS", "8")),
+    }
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    with Services(**options) as services:
+        db.open_database(services.env["DATABASE_URL"])
+        memory = MemoryWatch(services)
+        try:
+            rows = run(Bench(services, memory))
+        finally:
+            memory.close()
+    load_after = os.getloadavg()
+
+    print()
+    print(f"modelhooks benchmark{' (quick)' if QUICK else ''}: worker pool "
+          f"{options['worker_pool']} x{options['worker_concurrency']}, gunicorn "
+          f"{options['web_workers']} workers x{options['web_threads']} threads; "
+          f"{os.cpu_count()} CPUs")
+    print(HEADER)
+    for row in rows:
+        print(format_row(row))
+    print()
+    print("targets: " + "; ".join(f"{name} {goal}" for name, goal in TARGETS.items()))
+    print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} "
+          f"{load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} "
+          f"{load_after[2]:.2f}; run took {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
