@@ -10,11 +10,12 @@ ratios mean something on a busy machine even when the absolute figures do not.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
 from app import db
-from bench.services import Services
+from bench.services import BIN, ROOT, Process, Services
 from bench.workloads import Bench, MemoryWatch, Row
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -114,6 +115,25 @@ def format_row(row: Row) -> str:
             f"{number(row.rss_mb, '.0f'):>9} {ratio:>7}  {'; '.join(row.notes)}")
 
 
+def start_profilers(services: Services) -> list[Process]:
+    """py-spy on the processes named in ``BENCH_PROFILE`` (web, worker, receiver).
+
+    Each writes collapsed stacks to ``bench/profiles/<name>.txt``; see
+    ``python -m bench.profile`` for a summary by function.
+    """
+    wanted = [name for name in os.environ.get("BENCH_PROFILE", "").split(",") if name]
+    out = ROOT / "bench" / "profiles"
+    profilers = []
+    for name in wanted:
+        target = getattr(services, name)
+        out.mkdir(exist_ok=True)
+        profilers.append(Process(f"py-spy-{name}", [
+            str(BIN / "py-spy"), "record", "--subprocesses", "--idle", "--rate", "200",
+            "--format", "raw", "-o", str(out / f"{name}.txt"), "-p", str(target.pid)],
+            services.tmp))
+    return profilers
+
+
 def main() -> None:
     options = {
         "worker_pool": os.environ.get("BENCH_WORKER_POOL", "threads"),
@@ -126,10 +146,13 @@ def main() -> None:
     with Services(**options) as services:
         db.open_database(services.env["DATABASE_URL"])
         memory = MemoryWatch(services)
+        profilers = start_profilers(services)
         try:
             rows = run(Bench(services, memory))
         finally:
             memory.close()
+            for profiler in profilers:
+                profiler.stop(signal.SIGINT)
     load_after = os.getloadavg()
 
     print()

@@ -76,11 +76,22 @@ class Process:
         return total
 
     def cpu_seconds(self) -> float:
+        """CPU time of the process and its children, living or reaped."""
         try:
-            times = psutil.Process(self.pid).cpu_times()
+            parent = psutil.Process(self.pid)
+            members = [parent, *parent.children(recursive=True)]
         except psutil.Error:
             return 0.0
-        return times.user + times.system
+        total = 0.0
+        for member in members:
+            try:
+                times = member.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+            if member is parent:
+                total += times.children_user + times.children_system
+        return total
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         if self.popen.poll() is not None:
@@ -199,6 +210,11 @@ class Services:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"{process.name} not ready within {timeout} s")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each service, by name."""
+        return {process.name: process.cpu_seconds() for process in self.processes
+                if not process.name.startswith("py-spy")}
 
     def stop(self) -> None:
         for process in reversed(self.processes):

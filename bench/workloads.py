@@ -130,12 +130,14 @@ class Bench:
                             attempt or {})
         expected = events * callbacks * expect_attempts
         self.memory.reset()
+        cpu_before = self.services.cpu_seconds()
 
         sent_at, ingest = asyncio.run(
             _report_statuses(self.api, key, tag, events, pace, in_flight))
         arrivals = self._wait_for_arrivals(tag, expected, timeout)
         row = self._delivery_row(name, tag, sent_at, arrivals, expect_attempts, limit)
         row.rss_mb = self.memory.peak / 2**20
+        row.notes.append(self._cpu_note(cpu_before, len(arrivals)))
         if pace is None and events > 1:
             row.notes.insert(0, f"ingest {events / ingest:,.0f}/s")
         if expect_attempts > 1:
@@ -211,6 +213,15 @@ class Bench:
         return asyncio.run(_management(self.api, key, self.receiver, count, in_flight))
 
     # -- helpers ----------------------------------------------------------------
+
+    def _cpu_note(self, before: dict[str, float], requests_seen: int) -> str:
+        """CPU milliseconds per request reaching the receiver, by service."""
+        after = self.services.cpu_seconds()
+        spent = {name: after[name] - before.get(name, 0.0) for name in after}
+        per = max(requests_seen, 1)
+        shares = ", ".join(f"{name} {seconds * 1000 / per:.2f}"
+                           for name, seconds in spent.items())
+        return f"CPU ms/request: {shares}"
 
     def _new_account(self) -> tuple[str, int]:
         self._accounts += 1
