@@ -44,17 +44,36 @@ class AttemptRecord:
     truncated: bool
 
 
-def create_for_event(event: Event, callback_ids: list[int]) -> None:
-    """Make the event's deliveries, once: a second fan-out adds none."""
-    rows = [{"id": new_id("msg"), "event": event.id, "callback": callback_id}
-            for callback_id in callback_ids]
+def create_claimed(event: Event, matched: list[Callback],
+                   margin: timedelta) -> list[Delivery]:
+    """Make the event's deliveries, once, already claimed for their first attempt.
 
-    def insert() -> None:
-        for start in range(0, len(rows), 500):
-            Delivery.insert_many(rows[start:start + 500]).on_conflict_ignore().execute()
-        Event.update(fanned_out_at=utcnow()).where(Event.id == event.id).execute()
+    The rows are born ``sending`` with their lease, in the transaction that
+    marks the event fanned out, so that no separate claim is needed. A delivery
+    that a concurrent fan-out of the same event made first is not returned, so
+    it is attempted only once; a second fan-out adds none.
+    """
+    now = utcnow()
+    by_id = {callback.id: callback for callback in matched}
+    rows = [{"id": new_id("msg"), "event": event.id, "callback": callback.id,
+             "state": DeliveryState.SENDING, "next_attempt_at": now, "created_at": now,
+             "lease_until": now + timedelta(seconds=callback.attempt_http_timeout)
+             + margin}
+            for callback in matched]
 
-    db.atomic(insert)
+    def insert() -> list[tuple[str, int]]:
+        made: list[tuple[str, int]] = []
+        for start in range(0, len(rows), 1000):
+            query = (Delivery.insert_many(rows[start:start + 1000])
+                     .on_conflict_ignore()
+                     .returning(Delivery.id, Delivery.callback))
+            made += [(row.id, row.callback_id) for row in query.execute()]
+        Event.update(fanned_out_at=now).where(Event.id == event.id).execute()
+        return made
+
+    return [Delivery(id=delivery_id, event=event, callback=by_id[callback_id],
+                     state=DeliveryState.SENDING, attempts_made=0)
+            for delivery_id, callback_id in db.atomic(insert)]
 
 
 def due_for_event(event_id: str) -> list[str]:
@@ -67,16 +86,23 @@ def due_for_event(event_id: str) -> list[str]:
     return [row.id for row in query]
 
 
-def claim(delivery_ids: list[str], margin: timedelta) -> list[str]:
+def claim(delivery_ids: list[str], margin: timedelta) -> list[Delivery]:
     """Take the deliveries for one attempt each; answer those actually taken.
 
     Only pending deliveries that are due are taken: a copy of a message that
     arrives for a delivery being sent, finished or not yet due takes nothing.
     Each claim is a lease that ends ``margin`` after the attempt's own deadline;
     past it, the sweep presumes the worker dead and hands the delivery out again.
+    The deliveries come back with their events and callbacks.
     """
-    claimed: list[str] = []
-    for http_timeout, ids in _by_http_timeout(delivery_ids).items():
+    loaded = {delivery.id: delivery for delivery in _load(delivery_ids)}
+    by_timeout: dict[float, list[str]] = {}
+    for delivery in loaded.values():
+        timeout = delivery.callback.attempt_http_timeout
+        by_timeout.setdefault(timeout, []).append(delivery.id)
+
+    claimed: list[Delivery] = []
+    for http_timeout, ids in by_timeout.items():
         now = utcnow()
         lease_until = now + timedelta(seconds=http_timeout) + margin
         query = (
@@ -84,24 +110,19 @@ def claim(delivery_ids: list[str], margin: timedelta) -> list[str]:
             .where((Delivery.id.in_(ids))
                    & (Delivery.state == DeliveryState.PENDING)
                    & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
-            .returning(Delivery.id)
+            .returning(Delivery.id, Delivery.attempts_made)
         )
-        claimed += [row.id for row in db.atomic(lambda q=query: list(q.execute()))]
+        for row in db.atomic(lambda q=query: list(q.execute())):
+            # What the claim saw is the truth: another worker may have made an
+            # attempt between the load and the claim.
+            delivery = loaded[row.id]
+            delivery.attempts_made = row.attempts_made
+            delivery.state = DeliveryState.SENDING
+            claimed.append(delivery)
     return claimed
 
 
-def _by_http_timeout(delivery_ids: list[str]) -> dict[float, list[str]]:
-    groups: dict[float, list[str]] = {}
-    if not delivery_ids:
-        return groups
-    query = (Delivery.select(Delivery.id, Callback.attempt_http_timeout)
-             .join(Callback).where(Delivery.id.in_(delivery_ids)).tuples())
-    for delivery_id, http_timeout in query:
-        groups.setdefault(http_timeout, []).append(delivery_id)
-    return groups
-
-
-def load_claimed(delivery_ids: list[str]) -> list[Delivery]:
+def _load(delivery_ids: list[str]) -> list[Delivery]:
     """The deliveries with their events and callbacks, in one query."""
     if not delivery_ids:
         return []

@@ -18,7 +18,14 @@ from datetime import timedelta
 from app import __version__, callbacks, deliveries, patterns, retry
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
-from app.models import Callback, Delivery, DeliveryState, Event, utcnow
+from app.models import (
+    Callback,
+    Delivery,
+    DeliveryState,
+    Event,
+    ModelVersion,
+    utcnow,
+)
 from app.signing import signature_headers
 from workers.transport import AttemptResult, Transport
 
@@ -52,41 +59,45 @@ class Sender:
 
     def fan_out(self, event_id: str) -> list[Attempted]:
         """Make the event's deliveries and their first attempts."""
-        event = Event.get_or_none(Event.id == event_id)
+        event = (Event.select(Event, ModelVersion).join(ModelVersion)
+                 .where(Event.id == event_id).first())
         if event is None:
             log.warning("event %s: not found, nothing to fan out", event_id)
             return []
 
-        if event.fanned_out_at is None:
-            matched = self._matching_callbacks(event)
-            deliveries.create_for_event(event, matched)
-            log.info("event %s: %d matching callbacks", event.id, len(matched))
+        if event.fanned_out_at is not None:
+            # A second message for the event: only what is still waiting.
+            return self.attempt(deliveries.due_for_event(event.id))
 
-        return self.attempt(deliveries.due_for_event(event.id))
+        matched = self._matching_callbacks(event)
+        made = deliveries.create_claimed(event, matched, self._lease_margin)
+        log.info("event %s: %d matching callbacks", event.id, len(matched))
+        return self._send(made)
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
         claimed = deliveries.claim(delivery_ids, self._lease_margin)
-        rows = deliveries.load_claimed(claimed)
-        sendable = self._drop_disabled(rows)
+        return self._send(self._drop_disabled(claimed))
 
+    def _send(self, sendable: list[Delivery]) -> list[Attempted]:
         results = list(self._pool.map(self._post, sendable))
         outcomes = [self._judge(d, record, result) for d, (record, result)
-                    in zip(sendable, results)]
+                    in zip(sendable, results, strict=True)]
 
         deliveries.finish_attempts(outcomes)
         self._apply_gone(outcomes)
         return [self._report(o) for o in outcomes]
 
-    def _matching_callbacks(self, event: Event) -> list[int]:
+    def _matching_callbacks(self, event: Event) -> list[Callback]:
         version = event.model_version
-        enabled = Callback.select(
-            Callback.id, Callback.model_name_pattern, Callback.project_name_pattern
-        ).where((Callback.account == event.account_id) & Callback.enabled)
+        enabled = list(Callback.select().where(
+            (Callback.account == event.account_id) & Callback.enabled))
         matcher = patterns.Matcher(
-            (c.id, c.model_name_pattern, c.project_name_pattern) for c in enabled
+            (index, c.model_name_pattern, c.project_name_pattern)
+            for index, c in enumerate(enabled)
         )
-        return matcher.match(version.name, version.project_name)
+        return [enabled[index] for index in
+                matcher.match(version.name, version.project_name)]
 
     def _drop_disabled(self, rows: list[Delivery]) -> list[Delivery]:
         disabled = [d.id for d in rows if not d.callback.enabled]
