@@ -9,12 +9,13 @@ match instead of holding a worker.
 from __future__ import annotations
 
 import enum
-import heapq
 import logging
 import re
+from bisect import bisect_left
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Generic, TypeVar
 
 import regex
@@ -91,18 +92,48 @@ class _Kind(enum.Enum):
     UNUSABLE = "matches nothing"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Filter:
+    """A classified pattern; a matcher makes one per distinct pattern, so that
+    identity (a cheap hash) tells filters apart."""
+
     kind: _Kind
     pattern: str
+    # Compiled once when the matcher is built, not looked up per match: an
+    # account with more distinct patterns than the compile cache holds would
+    # otherwise compile them all again for every event.
+    compiled: regex.Pattern[str] | None = None
+    # Text every matching name starts with (regular expressions only).
+    prefix: str = ""
+
+
+class _Group:
+    """The callbacks sharing both filters: positions in the input, and ids."""
+
+    __slots__ = ("positions", "ids")
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+        self.ids: list = []
+
+
+_Key = tuple[_Filter, _Filter]
+
+# Up to this many callbacks outside the largest matching group are put in
+# place one by one; beyond it, sorting everything is cheaper.
+_FEW = 256
 
 
 class Matcher(Generic[Id]):
     """The callbacks whose two filters match a model, found without a full scan.
 
-    Built from ``(callback_id, model_pattern, project_pattern)`` tuples. Filters
-    that match everything run no regular expression, plain names are looked up
-    in a dict, and only the rest are matched, each under the timeout.
+    Built from ``(callback_id, model_pattern, project_pattern)`` tuples.
+    Callbacks with the same two filters form one group, decided once per
+    event: most accounts have far fewer distinct filters than callbacks.
+    Filters that match everything run no regular expression; groups with a
+    plain name, or a regular expression starting with plain text, are looked up
+    in dicts by that text; only the rest are scanned. Each regular expression
+    runs under the timeout.
     """
 
     def __init__(
@@ -111,43 +142,93 @@ class Matcher(Generic[Id]):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._timeout = timeout
-        self._entries: list[tuple[Id, _Filter, _Filter]] = []
-        # Positions in _entries, each in exactly one of the three, ascending.
-        self._by_model: dict[str, list[int]] = {}
-        self._by_project: dict[str, list[int]] = {}
-        self._scanned: list[int] = []
+        self._ids: list[Id] = []
+        self._groups: dict[_Key, _Group] = {}
+        # Each group is found through exactly one of these.
+        self._by_model: dict[str, list[_Key]] = {}
+        self._by_project: dict[str, list[_Key]] = {}
+        self._by_model_prefix: dict[int, dict[str, list[_Key]]] = {}
+        self._by_project_prefix: dict[int, dict[str, list[_Key]]] = {}
+        self._scanned: list[_Key] = []
+
+        filters: dict[str, _Filter] = {}
         for callback_id, model_pattern, project_pattern in callbacks:
-            self._add(callback_id, _classify(model_pattern), _classify(project_pattern))
+            model = filters.get(model_pattern)
+            if model is None:
+                model = filters[model_pattern] = _classify(model_pattern)
+            project = filters.get(project_pattern)
+            if project is None:
+                project = filters[project_pattern] = _classify(project_pattern)
+            self._add(callback_id, model, project)
 
     def match(self, model_name: str, project_name: str) -> list[Id]:
         """The ids of the matching callbacks, in the order they were given."""
-        candidates = heapq.merge(
-            self._by_model.get(model_name, []),
-            self._by_project.get(project_name, []),
-            self._scanned,
-        )
         seen: dict[tuple[str, str], bool] = {}
 
-        found = []
-        for position in candidates:
-            callback_id, model, project = self._entries[position]
+        passing = []
+        for key in self._candidates(model_name, project_name):
+            model, project = key
             model_passes = self._passes(model, model_name, seen)
             if model_passes and self._passes(project, project_name, seen):
-                found.append(callback_id)
-        return found
+                passing.append(self._groups[key])
+        return self._in_given_order(passing)
+
+    def _candidates(self, model_name: str, project_name: str) -> Iterable[_Key]:
+        found = [self._by_model.get(model_name, ()),
+                 self._by_project.get(project_name, ())]
+        for length, table in self._by_model_prefix.items():
+            found.append(table.get(model_name[:length], ()))
+        for length, table in self._by_project_prefix.items():
+            found.append(table.get(project_name[:length], ()))
+        found.append(self._scanned)
+        return chain.from_iterable(found)
+
+    def _in_given_order(self, passing: list[_Group]) -> list[Id]:
+        if not passing:
+            return []
+        passing.sort(key=lambda group: len(group.positions), reverse=True)
+        largest, others = passing[0], passing[1:]
+        if sum(len(group.positions) for group in others) > _FEW:
+            # Each group is ascending: sorting the concatenation merges runs.
+            positions = sorted(chain.from_iterable(g.positions for g in passing))
+            return [self._ids[position] for position in positions]
+
+        positions, ids = list(largest.positions), list(largest.ids)
+        for group in others:
+            for position, callback_id in zip(group.positions, group.ids, strict=True):
+                at = bisect_left(positions, position)
+                positions.insert(at, position)
+                ids.insert(at, callback_id)
+        return ids
 
     def _add(self, callback_id: Id, model: _Filter, project: _Filter) -> None:
         if _Kind.UNUSABLE in (model.kind, project.kind):
             return
 
-        position = len(self._entries)
-        self._entries.append((callback_id, model, project))
+        position = len(self._ids)
+        self._ids.append(callback_id)
+        key = (model, project)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+            self._index(key)
+        group.positions.append(position)
+        group.ids.append(callback_id)
+
+    def _index(self, key: _Key) -> None:
+        model, project = key
         if model.kind is _Kind.LITERAL:
-            self._by_model.setdefault(model.pattern, []).append(position)
+            self._by_model.setdefault(model.pattern, []).append(key)
         elif project.kind is _Kind.LITERAL:
-            self._by_project.setdefault(project.pattern, []).append(position)
+            self._by_project.setdefault(project.pattern, []).append(key)
+        elif model.prefix:
+            table = self._by_model_prefix.setdefault(len(model.prefix), {})
+            table.setdefault(model.prefix, []).append(key)
+        elif project.prefix:
+            table = self._by_project_prefix.setdefault(len(project.prefix), {})
+            table.setdefault(project.prefix, []).append(key)
         else:
-            self._scanned.append(position)
+            self._scanned.append(key)
 
     def _passes(
         self, check: _Filter, name: str, seen: dict[tuple[str, str], bool]
@@ -159,11 +240,11 @@ class Matcher(Generic[Id]):
         if check.kind is _Kind.LITERAL:
             return name == check.pattern
 
-        # Callbacks often share a pattern: run each once per name, so that a slow
-        # pattern costs one timeout per event rather than one per callback.
+        # Groups often share a pattern: run each once per name, so that a slow
+        # pattern costs one timeout per event rather than one per group.
         key = (check.pattern, name)
         if key not in seen:
-            seen[key] = _fullmatch(_compile(check.pattern), name, self._timeout)
+            seen[key] = _fullmatch(check.compiled, name, self._timeout)
         return seen[key]
 
 
@@ -177,11 +258,24 @@ def _classify(pattern: str) -> _Filter:
         return _Filter(_Kind.LITERAL, pattern)
 
     try:
-        _compile(pattern)
+        compiled = _compile(pattern)
     except ValueError as exc:
         logger.warning("pattern %r is unusable, matches nothing: %s", pattern, exc)
         return _Filter(_Kind.UNUSABLE, pattern)
-    return _Filter(_Kind.REGEX, pattern)
+    return _Filter(_Kind.REGEX, pattern, compiled, _literal_prefix(pattern))
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The plain text every full match of ``pattern`` starts with, maybe ""."""
+    parsed = _re_parser.parse(pattern)
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return ""
+    prefix = []
+    for op, argument in parsed.data:
+        if op != _re_parser.LITERAL:
+            break
+        prefix.append(chr(argument))
+    return "".join(prefix)
 
 
 @lru_cache(maxsize=256)

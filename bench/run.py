@@ -118,6 +118,8 @@ def format_row(row: Row) -> str:
 def start_profilers(services: Services) -> list[Process]:
     """py-spy on the processes named in ``BENCH_PROFILE`` (web, worker, receiver).
 
+    Only the thread holding the GIL is sampled: the profile shows CPU, not waits.
+
     Each writes collapsed stacks to ``bench/profiles/<name>.txt``; see
     ``python -m bench.profile`` for a summary by function.
     """
@@ -128,7 +130,7 @@ def start_profilers(services: Services) -> list[Process]:
         target = getattr(services, name)
         out.mkdir(exist_ok=True)
         profilers.append(Process(f"py-spy-{name}", [
-            str(BIN / "py-spy"), "record", "--subprocesses", "--idle", "--rate", "200",
+            str(BIN / "py-spy"), "record", "--subprocesses", "--gil", "--rate", "200",
             "--format", "raw", "-o", str(out / f"{name}.txt"), "-p", str(target.pid)],
             services.tmp))
     return profilers

@@ -214,6 +214,17 @@ def test_matcher_keeps_the_order_the_callbacks_were_given_in():
     assert Matcher(callbacks).match("home_rentals", "mindsdb") == [3, 1, 2, 0, 4]
 
 
+@pytest.mark.parametrize("scattered", [3, 600], ids=["few", "many"])
+def test_matcher_keeps_the_order_when_groups_interleave(scattered):
+    callbacks = [(index, ".*", ".*") for index in range(1000)]
+    for index in range(scattered):
+        model = "home_rentals" if index % 2 else "home_r.*"
+        callbacks.insert(index * 1000 // scattered, (f"p{index}", model, ".*"))
+
+    assert Matcher(callbacks).match("home_rentals", "mindsdb") == brute_force(
+        callbacks, "home_rentals", "mindsdb")
+
+
 def test_matcher_returns_nothing_without_callbacks():
     assert Matcher([]).match("home_rentals", "mindsdb") == []
 
