@@ -83,17 +83,22 @@ def _lock_model_version(account: Account, report: dict[str, Any]) -> ModelVersio
     if version is not None:
         return version
 
-    try:
-        with db.database.atomic():
-            return ModelVersion.create(
-                account=account, project_name=report["project_name"],
-                name=report["name"], version=report["version"],
-                predictor_created_at=_naive_utc(report.get("predictor_created_at"))
-                or utcnow(),
-            )
-    except peewee.IntegrityError:
-        # Another report for the same new version won the race; take its row.
+    # Without a savepoint: a row that a concurrent report made first is left
+    # alone, and the query below then waits for it and locks it.
+    fields = {
+        "account": account,
+        "project_name": report["project_name"],
+        "name": report["name"],
+        "version": report["version"],
+        "predictor_created_at": _naive_utc(report.get("predictor_created_at"))
+        or utcnow(),
+    }
+    inserted = list(ModelVersion.insert(fields).on_conflict_ignore()
+                    .returning(ModelVersion.id).tuples().execute())
+    if not inserted:
         return query.get()
+    return ModelVersion(id=inserted[0][0], active=True, status=None,
+                        predictor_id=None, **fields)
 
 
 def _apply(version: ModelVersion, report: dict[str, Any]) -> None:
