@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: dev test lint procs clean
+.PHONY: dev test lint procs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,8 @@ procs: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+## bench: start PostgreSQL, Redis, gunicorn, a worker and a receiver on 127.0.0.1, run the workloads, print the table (BENCH_QUICK=1 for a smoke run)
+bench: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run

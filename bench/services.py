@@ -157,7 +157,7 @@ class Services:
         self.worker = self._start("worker", [
             str(BIN / "celery"), "-A", "workers", "worker",
             "--pool", self.worker_pool, "--concurrency", str(self.worker_concurrency),
-            "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "INFO"),
+            "--loglevel", "INFO",
             "--without-heartbeat", "--without-mingle", "--without-gossip"],
             env=self.env)
         wait_for_port(self.receiver_port)
