@@ -17,17 +17,29 @@ PUBLIC_ADDRESS = "93.184.216.34"
 
 
 class FakeResolver:
-    """Answers ``resolve(host, port)`` from ``answers``; unknown names fail."""
+    """Answers ``resolve(host, port)`` from ``answers``; unknown names fail.
 
-    def __init__(self, answers: dict[str, list[str]]) -> None:
+    ``later``, when given, answers every question after a name's first one, as
+    a DNS server that changes its answer between two lookups would.
+    """
+
+    def __init__(
+        self,
+        answers: dict[str, list[str]],
+        later: dict[str, list[str]] | None = None,
+    ) -> None:
         self.answers = dict(answers)
+        self.later = dict(later or {})
         self.questions: list[str] = []
 
     def __call__(self, host: str, port: int) -> list[str]:
+        asked_before = host in self.questions
         self.questions.append(host)
-        if host not in self.answers:
+
+        table = self.later if asked_before and host in self.later else self.answers
+        if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, f"{host!r} is not in the table")
-        return list(self.answers[host])
+        return list(table[host])
 
 
 class CountingListener:
