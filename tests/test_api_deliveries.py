@@ -274,6 +274,7 @@ def test_limit_accepts_its_bounds(client, auth, callback_id, limit):
         ("?limit=2.5", "limit"),
         ("?offset=-1", "offset"),
         ("?offset=x", "offset"),
+        ("?page=2", "page"),
     ],
     ids=[
         "limit-zero",
@@ -282,6 +283,7 @@ def test_limit_accepts_its_bounds(client, auth, callback_id, limit):
         "limit-fraction",
         "offset-negative",
         "offset-word",
+        "unknown-parameter",
     ],
 )
 def test_a_bad_query_is_400_naming_the_parameter(
