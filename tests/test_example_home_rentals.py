@@ -24,11 +24,19 @@ STORY = EXAMPLE / "run_story.py"
 STORY_TIMEOUT_SECONDS = 240
 
 
-def run_story(workdir: Path, *flags: str) -> subprocess.CompletedProcess:
+def run_story(workdir: Path, *flags: str) -> tuple[int, str]:
     command = [sys.executable, str(STORY), "--workdir", str(workdir), *flags]
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=STORY_TIMEOUT_SECONDS
+    story = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    try:
+        output, _ = story.communicate(timeout=STORY_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not SIGKILL: the story then stops the processes it started.
+        story.terminate()
+        output, _ = story.communicate(timeout=30)
+        pytest.fail(f"the story took over {STORY_TIMEOUT_SECONDS} s:\n{output}")
+    return story.returncode, output
 
 
 def accepted_changes(workdir: Path) -> list[tuple[int, str, str]]:
@@ -43,9 +51,9 @@ def accepted_changes(workdir: Path) -> list[tuple[int, str, str]]:
 
 @pytest.mark.e2e
 def test_version_1_complete_leads_to_retraining_and_predictions(tmp_path):
-    story = run_story(tmp_path)
+    status, output = run_story(tmp_path)
 
-    assert story.returncode == 0, story.stdout + story.stderr
+    assert status == 0, output
     assert accepted_changes(tmp_path) == [
         (1, "training", "complete"),
         (2, "training", "complete"),
@@ -58,9 +66,9 @@ def test_version_1_complete_leads_to_retraining_and_predictions(tmp_path):
 
 @pytest.mark.e2e
 def test_failed_training_is_delivered_as_an_error(tmp_path):
-    story = run_story(tmp_path, "--fail")
+    status, output = run_story(tmp_path, "--fail")
 
-    assert story.returncode == 0, story.stdout + story.stderr
+    assert status == 0, output
     assert accepted_changes(tmp_path) == [(1, "training", "error")]
     assert not (tmp_path / "predictions.json").exists()
 

@@ -31,11 +31,12 @@ from pathlib import Path
 
 import joblib
 from flask import Flask, request
-from service import Service, ServiceError
-from trainer import DEFAULT_WORKDIR, housing_table, model_path, select
 from werkzeug.serving import make_server
 
 from app.signing import SignatureError, verify
+
+from service import Service, ServiceError
+from trainer import DEFAULT_WORKDIR, housing_table, model_path, select
 
 log = logging.getLogger("home_rentals.receiver")
 
@@ -73,6 +74,13 @@ class Reactions:
         self.trainers: list[subprocess.Popen] = []
 
     def __call__(self, change: dict) -> None:
+        # Runs in a thread of its own: a failure here is logged, not raised.
+        try:
+            self.react(change)
+        except Exception:
+            log.exception("reacting to %s failed", change)
+
+    def react(self, change: dict) -> None:
         label = f"{change['name']} v{change['version']}"
         if change["new_status"] == "error":
             log.error("%s failed to train (was %s)", label, change["old_status"])
@@ -91,19 +99,14 @@ class Reactions:
             change["version"],
             version,
         )
-        command = [
-            sys.executable,
-            str(TRAINER),
-            "--version",
-            str(version),
-            "--name",
-            change["name"],
-            "--project",
-            change["project_name"],
-            "--workdir",
-            str(self.workdir),
-        ]
-        trainer = subprocess.Popen(command)
+        options = {
+            "--version": version,
+            "--name": change["name"],
+            "--project": change["project_name"],
+            "--workdir": self.workdir,
+        }
+        arguments = [str(part) for option in options.items() for part in option]
+        trainer = subprocess.Popen([sys.executable, str(TRAINER), *arguments])
         self.trainers.append(trainer)
         try:
             trainer.wait(TRAINER_TIMEOUT_SECONDS)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -56,6 +57,8 @@ class Processes:
                 raise StoryFailed(f"{name} exited early with status {process.poll()}")
 
     def stop_all(self) -> None:
+        # A SIGTERM that arrives while stopping must not cut the stopping short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         # The last started first: the receiver deletes its callback on the way out.
         for process in reversed(self.running.values()):
             if process.poll() is None:
@@ -251,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
         parser.error(f"--workdir must be new or empty; {args.workdir} is not")
 
+    # SIGTERM unwinds like Ctrl-C, so the processes started here are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     with tempfile.TemporaryDirectory(prefix="home-rentals-") as scratch:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,13 @@ from pathlib import Path
 
 import joblib
 import numpy
-from service import Service, ServiceError
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from service import Service, ServiceError
 
 log = logging.getLogger("home_rentals.trainer")
 
