@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g
+from marshmallow import RAISE
 from flask_smorest import Blueprint
 
 from app import callbacks, deliveries
@@ -15,7 +16,7 @@ blp.before_request(require_account)
 
 
 @blp.route("/<int:callback_id>/deliveries", methods=["GET"])
-@blp.arguments(DeliveriesQuery, location="query")
+@blp.arguments(DeliveriesQuery, location="query", unknown=RAISE)
 @blp.response(200, DeliveryPage)
 @blp.alt_response(400, schema=ErrorEnvelope)
 @blp.alt_response(401, schema=ErrorEnvelope)
