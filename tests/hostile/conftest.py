@@ -71,3 +71,24 @@ def receiver():
     listening = Receiver()
     yield listening
     listening.stop()
+
+
+@pytest.fixture(params=["celery", "dev"])
+def any_service(request):
+    """Each test that asks runs on the Celery stack and on ``modelhooks dev``."""
+    if request.param == "celery":
+        request.getfixturevalue("local_zone_chicago")
+        stack = request.getfixturevalue("celery_stack")
+        stack.new_account()
+    else:
+        stack = request.getfixturevalue("dev_stack")
+    yield stack
+    stack.delete_all_callbacks()
+
+
+def sending_process_pid(stack) -> int:
+    """The pid of the process that makes the stack's POSTs."""
+    if isinstance(stack, DevStack):
+        return stack.process.pid
+    [worker] = [p for p in stack.processes if p.name == "hostile"]
+    return worker.pid
