@@ -70,7 +70,7 @@ class _DeadlineMixin:
     """Give every blocking socket call only the time left before the deadline."""
 
     def _arm(self) -> None:
-        deadline = None
+        deadline = _deadline.get()
         if deadline is None:
             return
 
