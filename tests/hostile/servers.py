@@ -153,14 +153,19 @@ def _read_request(sock: socket.socket) -> tuple[bytes, bytes]:
 
 
 def answer(
-    status: int, body: bytes = b"", headers: dict[str, str] | None = None
+    status: int,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    *,
+    with_length: bool = True,
 ) -> Behaviour:
-    """A complete, ordinary answer that closes the connection."""
-    lines = [
-        f"HTTP/1.1 {status} Whatever",
-        f"Content-Length: {len(body)}",
-        "Connection: close",
-    ]
+    """A complete, ordinary answer that closes the connection.
+
+    ``with_length=False`` leaves Content-Length out, as a 204 should.
+    """
+    lines = [f"HTTP/1.1 {status} Whatever", "Connection: close"]
+    if with_length:
+        lines.append(f"Content-Length: {len(body)}")
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     message = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
