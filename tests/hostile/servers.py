@@ -175,6 +175,15 @@ def answer(
     return behave
 
 
+def raw(message: bytes) -> Behaviour:
+    """Sends ``message`` as it is, whatever it is, then closes."""
+
+    def behave(connection: Connection) -> None:
+        connection.send(message)
+
+    return behave
+
+
 def announced_body(announced: int, budget: int) -> Behaviour:
     """A 200 announcing ``announced`` bytes, of which at most ``budget`` are sent."""
     head = (

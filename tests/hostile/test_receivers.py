@@ -253,3 +253,40 @@ def test_a_2xx_with_an_empty_body_succeeds_at_the_first_attempt(service, status)
     assert (logged["status_code"], logged["error"]) == (status, None)
     assert (logged["response_excerpt"], logged["response_truncated"]) == ("", False)
     assert len(receiver.arrivals) == 1
+
+
+NUL_ANSWERS = {
+    "in-the-body": (
+        servers.answer(500, b"bad\x00news\x00"),
+        "bad\ufffdnews\ufffd",
+        None,
+    ),
+    "in-the-status-line": (
+        servers.raw(b"\x00TTP/1.1 200 OK\r\n\r\n"),
+        "",
+        "ProtocolError: BadStatusLine: \ufffdTTP/1.1 200 OK\r\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NUL_ANSWERS))
+def test_a_nul_byte_from_a_receiver_is_logged_and_spoils_no_other_delivery(
+    service, receiver, case
+):
+    behaviour, excerpt, error = NUL_ANSWERS[case]
+    hostile = servers.RawReceiver(behaviour)
+    nul = service.add_callback(hostile.url(), attempt={"count": 1})
+    fine = service.add_callback(receiver.script("/fine", 200))
+
+    try:
+        service.report(f"model_{nul['id']}", "complete")
+        [logged_delivery] = settled(service, nul["id"], timeout=15)
+        settled(service, fine["id"])
+    finally:
+        hostile.stop()
+
+    [logged] = logged_delivery["attempts"]
+    assert logged_delivery["state"] == "failed"
+    assert (logged["response_excerpt"], logged["error"]) == (excerpt, error)
+    assert len(hostile.arrivals) == 1
+    assert len(receiver.at("/fine")) == 1
