@@ -46,6 +46,24 @@ REFUSED_PRIVATE = [
         "got 'inside.example.com', which resolves to 172.18.0.5 (private)",
     ),
 ]
+# Beyond the list: spellings that normalise to a refused host.
+REFUSED_PRIVATE += [
+    (
+        "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/h",
+        "got 'localhost' (this machine)",
+    ),
+    ("http://localhost./h", "got 'localhost' (this machine)"),
+    (
+        "http://\u2460\u2461\u2466.0.0.1/h",
+        "got '\u2460\u2461\u2466.0.0.1', which is 127.0.0.1 (loopback)",
+    ),
+    ("http://[::ffff:a00:5]/h", "got '::ffff:a00:5' (private, embedded as 10.0.0.5)"),
+    ("http://[fe80::1%25lo]/h", "got 'fe80::1%25lo' (link-local)"),
+    (
+        "http://100.64.1.1/h",
+        "got '100.64.1.1' (shared address space, carrier-grade NAT)",
+    ),
+]
 REFUSED_ALWAYS = [
     ("ftp://hooks.example.com/h", "URL scheme must be http or https, got 'ftp'"),
     ("http:///nohost", "URL must name a host, got 'http:///nohost'"),
