@@ -26,16 +26,21 @@ class Broker:
 
     def __init__(self, url: str, celery_app: Celery | None = None) -> None:
         self.url = url
-        self.celery = celery_app or Celery("modelhooks-publisher", broker=url)
-        self.celery.conf.broker_connection_retry_on_startup = False
+        self.celery = celery_app or self._publisher(url)
+
+    @staticmethod
+    def _publisher(url: str) -> Celery:
+        publisher = Celery("modelhooks-publisher", broker=url)
+        publisher.conf.broker_connection_retry_on_startup = False
         # A publish waits at most this long when Redis is down: the event is
         # already stored, and the sweep publishes it once the broker is back.
-        self.celery.conf.broker_transport_options = {
-            **self.celery.conf.broker_transport_options,
+        publisher.conf.broker_transport_options = {
             "max_retries": 1,
             "socket_connect_timeout": 1,
             "socket_timeout": 2,
         }
+        publisher.conf.task_default_queue = "modelhooks"
+        return publisher
 
     def publish_fan_out(self, event_id: str) -> bool:
         """Ask a worker to fan ``event_id`` out; False if the broker is down."""
