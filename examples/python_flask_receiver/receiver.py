@@ -27,7 +27,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import make_server
 
-from modelhooks_sdk import Client, ModelStatusChange, webhook_handler
+from modelhooks_sdk import Client, ModelhooksError, ModelStatusChange, webhook_handler
 
 MODEL = "home_rentals"
 STEPS = ("generating", "training", "complete")
@@ -75,6 +75,7 @@ class Receiver:
         self.project = project
         self.seen: set[str] = set()
         self.done = threading.Event()
+        self.predicted = False
 
     def on_change(self, change: ModelStatusChange) -> tuple[str, int]:
         # At-least-once delivery: the same webhook-id may come twice.
@@ -87,11 +88,19 @@ class Receiver:
         if change.new_status == "complete" and change.version == 1:
             print("retraining: reporting version 2", flush=True)
             # Answer at once; the work goes on after the answer.
-            threading.Thread(target=train, args=(self.client, self.project, 2)).start()
+            threading.Thread(target=self.retrain).start()
         elif change.new_status == "complete" and change.version == 2:
             print(f"predicting with version 2: {predict(change)}", flush=True)
+            self.predicted = True
             self.done.set()
         return "", 204
+
+    def retrain(self) -> None:
+        try:
+            train(self.client, self.project, 2)
+        except ModelhooksError as error:
+            print(f"retraining failed: {error}", flush=True)
+            self.done.set()
 
 
 def main() -> int:
@@ -115,13 +124,16 @@ def main() -> int:
     try:
         print("training version 1", flush=True)
         train(client, project, 1)
-        finished = receiver.done.wait(args.timeout)
+        receiver.done.wait(args.timeout)
     finally:
         client.delete_callback(callback.id)
         server.shutdown()
 
-    print("done" if finished else f"no callback for version 2 within {args.timeout} s")
-    return 0 if finished else 1
+    if not receiver.predicted:
+        print(f"no prediction: version 2 did not call back within {args.timeout} s")
+        return 1
+    print("done")
+    return 0
 
 
 if __name__ == "__main__":

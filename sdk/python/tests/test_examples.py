@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
+from modelhooks_sdk import Client
 
 pytestmark = pytest.mark.delivery
 
@@ -42,12 +43,12 @@ def test_the_flask_receiver_retrains_on_version_1_and_predicts_with_version_2(
 
 
 def test_the_flask_receiver_removes_its_callback_when_done(dev_server, tmp_path):
-    from modelhooks_sdk import Client
-
     env = {**os.environ, "MODELHOOKS_URL": dev_server.base_url,
            "MODELHOOKS_API_KEY": dev_server.api_key}
-    subprocess.run([sys.executable, str(EXAMPLE), "--timeout", "45"], cwd=tmp_path,
-                   env=env, capture_output=True, timeout=90, check=True)
+    finished = subprocess.run([sys.executable, str(EXAMPLE), "--timeout", "45"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=90)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
 
     with Client(dev_server.base_url, dev_server.api_key) as client:
         urls = [callback.url for callback in client.list_callbacks()]
