@@ -66,11 +66,15 @@ async function main() {
       return;
     }
     seen.add(change.webhookId);
-    console.log(`received ${change.webhookId}: ${change.name} v${change.version} ${change.oldStatus} -> ${change.newStatus}`);
+    const { webhookId, name, version, oldStatus, newStatus } = change;
+    console.log(`received ${webhookId}: ${name} v${version} ${oldStatus} -> ${newStatus}`);
 
     if (change.newStatus === 'complete' && change.version === 1) {
       console.log('retraining: reporting version 2');
-      train(client, project, 2).catch((error) => console.error(`retraining failed: ${error.message}`));
+      train(client, project, 2).catch((error) => {
+        console.log(`retraining failed: ${error.message}`);
+        finish(false);
+      });
     } else if (change.newStatus === 'complete' && change.version === 2) {
       console.log(`predicting with version 2: ${predict(change)}`);
       finish(true);
@@ -89,7 +93,12 @@ async function main() {
   await new Promise((done) => server.listen(0, '127.0.0.1', done));
   const url = `http://127.0.0.1:${server.address().port}/hooks/models`;
 
-  const callback = await client.addCallback(url, { modelName: MODEL, projectName: project, count: 3, interval: 1 });
+  const callback = await client.addCallback(url, {
+    modelName: MODEL,
+    projectName: project,
+    count: 3,
+    interval: 1,
+  });
   verify = webhookMiddleware(callback.secret);
   console.log(`registered callback ${callback.id} -> ${url}`);
 

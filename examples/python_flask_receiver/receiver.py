@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.serving import make_server
-
 from modelhooks_sdk import Client, ModelhooksError, ModelStatusChange, webhook_handler
+from werkzeug.serving import make_server
 
 MODEL = "home_rentals"
 STEPS = ("generating", "training", "complete")
@@ -35,11 +34,13 @@ STEPS = ("generating", "training", "complete")
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--service", default=os.environ.get(
-        "MODELHOOKS_URL", "http://127.0.0.1:5000"))
+    parser.add_argument(
+        "--service", default=os.environ.get("MODELHOOKS_URL", "http://127.0.0.1:5000")
+    )
     parser.add_argument("--port", type=int, default=0, help="receiver port (0: any)")
-    parser.add_argument("--timeout", type=float, default=60,
-                        help="seconds to wait for both callbacks")
+    parser.add_argument(
+        "--timeout", type=float, default=60, help="seconds to wait for both callbacks"
+    )
     return parser.parse_args()
 
 
@@ -50,14 +51,18 @@ def api_key() -> str:
         return given
     if key_file.exists():
         return key_file.read_text().strip()
-    sys.exit("set MODELHOOKS_API_KEY, or run where `modelhooks dev` wrote "
-             ".modelhooks-dev-key")
+    sys.exit(
+        "set MODELHOOKS_API_KEY, or run where `modelhooks dev` wrote "
+        ".modelhooks-dev-key"
+    )
 
 
 def train(client: Client, project: str, version: int) -> None:
     """Stand-in for a trainer: report each step of one model version."""
     for status in STEPS:
-        client.report_status(project, MODEL, version, status, active=status == "complete")
+        client.report_status(
+            project, MODEL, version, status, active=status == "complete"
+        )
         time.sleep(0.1)
 
 
@@ -82,8 +87,11 @@ class Receiver:
         if change.webhook_id in self.seen:
             return "", 204
         self.seen.add(change.webhook_id)
-        print(f"received {change.webhook_id}: {change.name} v{change.version} "
-              f"{change.old_status} -> {change.new_status}", flush=True)
+        print(
+            f"received {change.webhook_id}: {change.name} v{change.version} "
+            f"{change.old_status} -> {change.new_status}",
+            flush=True,
+        )
 
         if change.new_status == "complete" and change.version == 1:
             print("retraining: reporting version 2", flush=True)
@@ -112,13 +120,17 @@ def main() -> int:
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     url = f"http://127.0.0.1:{server.port}/hooks/models"
 
-    callback = client.add_callback(url, model_name=MODEL, project_name=project,
-                                   count=3, interval=1)
+    callback = client.add_callback(
+        url, model_name=MODEL, project_name=project, count=3, interval=1
+    )
     print(f"registered callback {callback.id} -> {url}", flush=True)
     receiver = Receiver(client, project)
-    app.add_url_rule("/hooks/models", "on_change",
-                     webhook_handler(callback.secret or "")(receiver.on_change),
-                     methods=["POST"])
+    app.add_url_rule(
+        "/hooks/models",
+        "on_change",
+        webhook_handler(callback.secret or "")(receiver.on_change),
+        methods=["POST"],
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     try:

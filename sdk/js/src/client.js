@@ -15,7 +15,8 @@ export class Client {
   // GET, PUT and DELETE are tried again up to `maxRetries` times when no answer
   // comes or the answer is 502, 503 or 504; POST never is (see retry.js). Pass
   // `fetch` to route calls through your own implementation, in tests for example.
-  constructor(baseUrl, apiKey, { timeoutMs = 10_000, fetch = globalThis.fetch, maxRetries = 2 } = {}) {
+  constructor(baseUrl, apiKey, options = {}) {
+    const { timeoutMs = 10_000, fetch = globalThis.fetch, maxRetries = 2 } = options;
     let parsed;
     try {
       parsed = new URL(baseUrl);
@@ -23,7 +24,9 @@ export class Client {
       parsed = null;
     }
     if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || !parsed.hostname) {
-      throw new TypeError(`baseUrl must be an http or https URL with a host; got ${JSON.stringify(baseUrl)}`);
+      throw new TypeError(
+        `baseUrl must be an http or https URL with a host; got ${JSON.stringify(baseUrl)}`,
+      );
     }
     if (!Number.isInteger(maxRetries) || maxRetries < 0) {
       throw new TypeError(`maxRetries must be a whole number, 0 or more; got ${maxRetries}`);
@@ -162,7 +165,8 @@ export class Client {
 
 function networkError(error, method, url, timeoutMs) {
   if (error?.name === 'TimeoutError' || error?.name === 'AbortError') {
-    return new NetworkError(`${method} ${url} timed out after ${timeoutMs} ms`, { method, url, cause: error });
+    const message = `${method} ${url} timed out after ${timeoutMs} ms`;
+    return new NetworkError(message, { method, url, cause: error });
   }
   const reason = error?.cause?.code ?? error?.cause?.message ?? error?.message ?? String(error);
   return new NetworkError(`${method} ${url} failed: ${reason}`, { method, url, cause: error });
@@ -172,11 +176,15 @@ function networkError(error, method, url, timeoutMs) {
 function nested(options) {
   const groups = {
     filter: { model_name: options.modelName, project_name: options.projectName },
-    attempt: { count: options.count, interval: options.interval, http_timeout: options.httpTimeout },
+    attempt: {
+      count: options.count,
+      interval: options.interval,
+      http_timeout: options.httpTimeout,
+    },
   };
   const body = {};
   for (const [group, values] of Object.entries(groups)) {
-    const given = Object.entries(values).filter(([, value]) => value !== undefined && value !== null);
+    const given = Object.entries(values).filter(([, value]) => value != null);
     if (given.length > 0) {
       body[group] = Object.fromEntries(given);
     }
@@ -199,7 +207,8 @@ function readJson(response, method, url) {
   try {
     return JSON.parse(response.text);
   } catch {
-    throw new APIError(`the answer is not JSON (Content-Type ${JSON.stringify(response.headers.get('content-type'))})`, {
+    const contentType = JSON.stringify(response.headers.get('content-type'));
+    throw new APIError(`the answer is not JSON (Content-Type ${contentType})`, {
       statusCode: response.status,
       code: 'invalid_answer',
       method,
@@ -216,7 +225,8 @@ async function apiError(response, method, url) {
   } catch {
     // Not our envelope (a proxy's page, say): the status alone tells the class.
   }
-  const error = envelope && typeof envelope.error === 'object' && envelope.error !== null ? envelope.error : {};
+  const found = envelope?.error;
+  const error = typeof found === 'object' && found !== null ? found : {};
   const ErrorClass = errorClassFor(response.status);
   return new ErrorClass(String(error.message ?? `HTTP ${response.status}`), {
     statusCode: response.status,

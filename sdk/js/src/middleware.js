@@ -19,7 +19,8 @@ export function webhookMiddleware(secrets, { tolerance = DEFAULT_TOLERANCE } = {
       body = await rawBody(req);
     } catch (error) {
       const status = error instanceof BodyTooLarge ? 413 : 500;
-      answer(res, status, status === 413 ? 'payload_too_large' : 'raw_body_unavailable', error.message);
+      const code = status === 413 ? 'payload_too_large' : 'raw_body_unavailable';
+      answer(res, status, code, error.message);
       return;
     }
 
@@ -50,7 +51,8 @@ async function rawBody(req) {
   }
   if (req.body !== undefined && req.readableEnded) {
     throw new ModelhooksError(
-      'the body was parsed before webhookMiddleware; mount it before JSON parsers or use express.raw()',
+      'the body was parsed before webhookMiddleware; '
+        + 'mount it before JSON parsers or use express.raw()',
     );
   }
 

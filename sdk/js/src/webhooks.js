@@ -33,7 +33,8 @@ export function signWebhook(body, secret, { webhookId, timestamp } = {}) {
 // Pass the body exactly as received (Buffer, Uint8Array or string). The request
 // is genuine if any of `secrets` matches any v1 signature it carries: list the
 // old and the new secret while rotating.
-export function verifyWebhook(rawBody, headers, secrets, { tolerance = DEFAULT_TOLERANCE, now } = {}) {
+export function verifyWebhook(rawBody, headers, secrets, options = {}) {
+  const { tolerance = DEFAULT_TOLERANCE, now } = options;
   const keys = secretList(secrets).map(secretKey);
   const body = asBytes(rawBody);
 
@@ -72,7 +73,8 @@ function secretKey(secret) {
   const padded = encoded + '='.repeat((4 - (encoded.length % 4)) % 4);
   if (!BASE64.test(padded) || padded.length % 4 !== 0) {
     throw new TypeError(
-      `a signing secret must be 'whsec_' followed by base64; got a string of ${secret.length} characters that is not`,
+      "a signing secret must be 'whsec_' followed by base64; "
+        + `got a string of ${secret.length} characters that is not`,
     );
   }
   const key = Buffer.from(padded, 'base64');

@@ -92,7 +92,8 @@ export async function startStub(respond) {
     for await (const chunk of req) {
       chunks.push(chunk);
     }
-    const captured = { method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks) };
+    const received = Buffer.concat(chunks);
+    const captured = { method: req.method, path: req.url, headers: req.headers, body: received };
     requests.push(captured);
     waiters.splice(0).forEach((wake) => wake());
 

@@ -120,7 +120,7 @@ class Client:
         http_timeout: float | None = None,
         enabled: bool | None = None,
     ) -> Callback:
-        """Change the given fields only; the service merges ``filter`` and ``attempt``."""
+        """Change only the given fields; ``filter`` and ``attempt`` are merged."""
         body: dict[str, Any] = {} if url is None else {"url": url}
         body.update(_nested(model_name, project_name, count, interval, http_timeout))
         if enabled is not None:
@@ -131,7 +131,9 @@ class Client:
     def delete_callback(self, id: int) -> None:
         self._request("DELETE", _callback_path(id))
 
-    def list_deliveries(self, id: int, limit: int = 20, offset: int = 0) -> DeliveryPage:
+    def list_deliveries(
+        self, id: int, limit: int = 20, offset: int = 0
+    ) -> DeliveryPage:
         """The callback's deliveries, newest first, each with every attempt."""
         params = {"limit": limit, "offset": offset}
         answer = self._request("GET", _callback_path(id) + "/deliveries", params=params)
@@ -151,13 +153,24 @@ class Client:
         old_status: str | None = None,
     ) -> StatusReport:
         """Tell the service a model version has a new status (producer side)."""
-        body: dict[str, Any] = {"project_name": project_name, "name": name,
-                                "version": version, "status": status}
-        optional = {"predictor_id": predictor_id, "active": active,
-                    "old_status": old_status}
-        body.update({key: value for key, value in optional.items() if value is not None})
-        for key, moment in (("predictor_created_at", predictor_created_at),
-                            ("changed_at", changed_at)):
+        body: dict[str, Any] = {
+            "project_name": project_name,
+            "name": name,
+            "version": version,
+            "status": status,
+        }
+        optional = {
+            "predictor_id": predictor_id,
+            "active": active,
+            "old_status": old_status,
+        }
+        body.update(
+            {key: value for key, value in optional.items() if value is not None}
+        )
+        for key, moment in (
+            ("predictor_created_at", predictor_created_at),
+            ("changed_at", changed_at),
+        ):
             if moment is not None:
                 body[key] = to_wire(moment)
 
@@ -179,9 +192,13 @@ class Client:
             else:
                 if 200 <= response.status_code < 300:
                     return _json(response, method, url)
-                delay = retry_delay(method, retries_made, self.max_retries,
-                                    status_code=response.status_code,
-                                    retry_after=response.headers.get("Retry-After"))
+                delay = retry_delay(
+                    method,
+                    retries_made,
+                    self.max_retries,
+                    status_code=response.status_code,
+                    retry_after=response.headers.get("Retry-After"),
+                )
                 if delay is None:
                     raise _api_error(response, method, url)
 
@@ -201,18 +218,25 @@ class Client:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         return headers
 
-    def _send(self, method: str, url: str, headers: dict[str, str], **kwargs: Any
-              ) -> requests.Response:
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], **kwargs: Any
+    ) -> requests.Response:
         try:
-            return self._session.request(method, url, headers=headers,
-                                         timeout=self.timeout, allow_redirects=False,
-                                         **kwargs)
+            return self._session.request(
+                method,
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
         except requests.RequestException as error:
             raise translate_error(error, method, url) from error
 
 
-def translate_error(error: requests.RequestException, method: str, url: str
-                    ) -> ModelhooksError:
+def translate_error(
+    error: requests.RequestException, method: str, url: str
+) -> ModelhooksError:
     """requests' exception as the SDK's: NetworkError when no answer came."""
     if isinstance(error, NO_ANSWER_ERRORS):
         kind = "timed out" if isinstance(error, requests.Timeout) else "failed"
@@ -251,8 +275,10 @@ def _json(response: requests.Response, method: str, url: str) -> Any:
         raise APIError(
             f"the answer is not JSON (Content-Type "
             f"{response.headers.get('Content-Type')!r})",
-            status_code=response.status_code, code="invalid_answer",
-            method=method, url=url,
+            status_code=response.status_code,
+            code="invalid_answer",
+            method=method,
+            url=url,
         ) from None
 
 
@@ -268,8 +294,12 @@ def _api_error(response: requests.Response, method: str, url: str) -> APIError:
     status = response.status_code
     message = error.get("message") or response.reason or f"HTTP {status}"
     return error_class_for(status)(
-        str(message), status_code=status, code=str(error.get("code", "http_error")),
-        fields=error.get("fields") or {}, method=method, url=url,
+        str(message),
+        status_code=status,
+        code=str(error.get("code", "http_error")),
+        fields=error.get("fields") or {},
+        method=method,
+        url=url,
     )
 
 

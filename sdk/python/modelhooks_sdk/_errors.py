@@ -1,4 +1,4 @@
-"""Exceptions of the SDK, all under one base so that callers can catch "anything from us".
+"""Exceptions of the SDK, under one base: callers can catch "anything from us".
 
 ::
 

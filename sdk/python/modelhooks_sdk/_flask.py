@@ -48,7 +48,8 @@ def webhook_handler(
             body = request.get_data(cache=True)
             try:
                 change: ModelStatusChange = verify_webhook(
-                    body, request.headers, listed, tolerance)
+                    body, request.headers, listed, tolerance
+                )
             except WebhookVerificationError as error:
                 envelope = {"code": "invalid_signature", "message": str(error)}
                 return jsonify({"error": envelope}), 401

@@ -28,7 +28,7 @@ class Filter:
 
 @dataclass(frozen=True)
 class AttemptPolicy:
-    """How a delivery is tried: attempts in all, the wait after a failure, the deadline."""
+    """How a delivery is tried: attempts in all, wait after a failure, deadline."""
 
     count: int = 5
     interval: float = 10

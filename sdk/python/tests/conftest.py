@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from modelhooks_sdk import Client
 
 STARTUP_SECONDS = 30
@@ -42,8 +41,10 @@ def modelhooks_executable() -> str:
     found = named or (str(beside_python) if beside_python.exists() else None)
     found = found or shutil.which("modelhooks")
     if not found:
-        pytest.fail("modelhooks is not installed: run `.venv/bin/pip install -e .` "
-                    "at the repository root, or set MODELHOOKS_BIN")
+        pytest.fail(
+            "modelhooks is not installed: run `.venv/bin/pip install -e .` "
+            "at the repository root, or set MODELHOOKS_BIN"
+        )
     return found
 
 
@@ -86,13 +87,21 @@ def _stop(process: subprocess.Popen) -> None:
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     workdir = tmp_path_factory.mktemp("modelhooks-dev")
     port = free_port()
-    env = {**os.environ, "PORT": str(port),
-           "DATABASE_URL": f"sqlite:///{workdir}/dev.db"}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{workdir}/dev.db",
+    }
     log_path = workdir / "dev.log"
 
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen([modelhooks_executable(), "dev"], cwd=workdir,
-                                   env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [modelhooks_executable(), "dev"],
+            cwd=workdir,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(base_url, process)
@@ -138,8 +147,12 @@ def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            captured = Captured(self.command, self.path, dict(self.headers.items()),
-                                self.rfile.read(length))
+            captured = Captured(
+                self.command,
+                self.path,
+                dict(self.headers.items()),
+                self.rfile.read(length),
+            )
             with stub.arrived:
                 stub.requests.append(captured)
                 stub.arrived.notify_all()
@@ -168,8 +181,9 @@ def serving(respond: Respond) -> Iterator[StubServer]:
     stub = StubServer(respond)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(stub))
     stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     try:
         yield stub
     finally:

@@ -36,8 +36,14 @@ def test_add_callback_shows_a_whsec_secret_this_once(client):
 
 
 def test_add_callback_sends_the_given_filter_and_attempt_values(client):
-    callback = client.add_callback(RECEIVER, model_name="home_.*", project_name="mindsdb",
-                                   count=3, interval=0.5, http_timeout=2.5)
+    callback = client.add_callback(
+        RECEIVER,
+        model_name="home_.*",
+        project_name="mindsdb",
+        count=3,
+        interval=0.5,
+        http_timeout=2.5,
+    )
 
     assert callback.filter == Filter(model_name="home_.*", project_name="mindsdb")
     assert callback.attempt == AttemptPolicy(count=3, interval=0.5, http_timeout=2.5)
@@ -113,12 +119,21 @@ def test_report_status_knows_the_last_status_and_triggers_on_complete(client):
     client.report_status("sdk_project", "second_model", 1, "training")
 
     report = client.report_status(
-        "sdk_project", "second_model", 1, "complete", predictor_id=77, active=True,
+        "sdk_project",
+        "second_model",
+        1,
+        "complete",
+        predictor_id=77,
+        active=True,
         predictor_created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-        changed_at="2026-01-02T03:10:00Z")
+        changed_at="2026-01-02T03:10:00Z",
+    )
 
     assert (report.old_status, report.new_status, report.triggered) == (
-        "training", "complete", True)
+        "training",
+        "complete",
+        True,
+    )
 
 
 def test_report_status_of_an_unchanged_status_has_no_event(client):

@@ -11,9 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from standardwebhooks.webhooks import Webhook
-
 from modelhooks_sdk import sign_webhook, verify_webhook
+from standardwebhooks.webhooks import Webhook
 
 JS_SDK = Path(__file__).resolve().parents[2] / "js" / "src" / "index.js"
 SECRET = "whsec_bW9kZWxob29rcyBzZGsgZ29sZGVuIHRlc3Qga2V5ISE="
@@ -23,6 +22,7 @@ BODY = (
     '"project_name":"müller","predictor_created_at":null,"old_status":"training",'
     '"new_status":"complete","changed_at":"Fri, 09 Sep 2023 11:59:00 GMT"}'
 ).encode()
+
 
 def run_js(source: str, payload: dict) -> dict:
     node = shutil.which("node")
@@ -36,9 +36,13 @@ def run_js(source: str, payload: dict) -> dict:
         "const body = Buffer.from(input.body, 'base64');\n"
         f"{source}\n"
     )
-    finished = subprocess.run([node, "--input-type=module", "-e", program],
-                              input=json.dumps(payload), capture_output=True,
-                              text=True, timeout=30)
+    finished = subprocess.run(
+        [node, "--input-type=module", "-e", program],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert finished.returncode == 0, finished.stderr
     return json.loads(finished.stdout)
 
@@ -53,7 +57,8 @@ def test_a_request_signed_by_the_python_sdk_verifies_in_the_js_sdk():
     result = run_js(
         "const change = verifyWebhook(body, input.headers, input.secret);\n"
         "console.log(JSON.stringify(change));",
-        {"body": b64(BODY), "headers": headers, "secret": SECRET})
+        {"body": b64(BODY), "headers": headers, "secret": SECRET},
+    )
 
     assert result["webhookId"] == "msg_fromPython"
     assert (result["name"], result["projectName"]) == ("café_prices", "müller")
@@ -66,8 +71,12 @@ def test_the_js_sdk_rejects_a_python_signed_request_under_another_secret():
         "try { verifyWebhook(body, input.headers, input.secret);"
         " console.log('{\"verified\": true}'); }"
         " catch (error) { console.log(JSON.stringify({ error: error.name })); }",
-        {"body": b64(BODY), "headers": headers,
-         "secret": "whsec_c29tZSBvdGhlciBzZWNyZXQgb2YgMzIgYnl0ZXMhIQ=="})
+        {
+            "body": b64(BODY),
+            "headers": headers,
+            "secret": "whsec_c29tZSBvdGhlciBzZWNyZXQgb2YgMzIgYnl0ZXMhIQ==",
+        },
+    )
 
     assert result == {"error": "WebhookVerificationError"}
 
@@ -80,11 +89,12 @@ def test_a_request_signed_by_the_python_sdk_verifies_in_standardwebhooks():
     assert document["project_name"] == "müller"
 
 
-def test_a_request_signed_by_the_js_sdk_verifies_in_the_python_sdk_and_standardwebhooks():
+def test_a_request_signed_by_the_js_sdk_verifies_in_python_and_standardwebhooks():
     headers = run_js(
         "console.log(JSON.stringify(signWebhook(body, input.secret,"
         " { webhookId: 'msg_fromJs' })));",
-        {"body": b64(BODY), "secret": SECRET})
+        {"body": b64(BODY), "secret": SECRET},
+    )
 
     change = verify_webhook(BODY, headers, SECRET)
     document = Webhook(SECRET).verify(BODY, headers)
@@ -97,13 +107,17 @@ def test_a_request_signed_by_the_js_sdk_verifies_in_the_python_sdk_and_standardw
 def test_a_request_signed_by_standardwebhooks_verifies_in_both_sdks():
     moment = datetime.now(timezone.utc).replace(microsecond=0)
     signature = Webhook(SECRET).sign("msg_fromStandard", moment, BODY.decode())
-    headers = {"webhook-id": "msg_fromStandard",
-               "webhook-timestamp": str(int(moment.timestamp())),
-               "webhook-signature": signature}
+    headers = {
+        "webhook-id": "msg_fromStandard",
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": signature,
+    }
 
     result = run_js(
-        "console.log(JSON.stringify(verifyWebhook(body, input.headers, input.secret)));",
-        {"body": b64(BODY), "headers": headers, "secret": SECRET})
+        "const change = verifyWebhook(body, input.headers, input.secret);\n"
+        "console.log(JSON.stringify(change));",
+        {"body": b64(BODY), "headers": headers, "secret": SECRET},
+    )
 
     assert verify_webhook(BODY, headers, SECRET).webhook_id == "msg_fromStandard"
     assert result["webhookId"] == "msg_fromStandard"

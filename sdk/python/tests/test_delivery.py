@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from standardwebhooks.webhooks import Webhook
-
 from conftest import Captured, serving
 from modelhooks_sdk import (
     Client,
@@ -21,6 +19,7 @@ from modelhooks_sdk import (
     sign_webhook,
     verify_webhook,
 )
+from standardwebhooks.webhooks import Webhook
 
 pytestmark = pytest.mark.delivery
 
@@ -39,19 +38,31 @@ class RealDelivery:
 @pytest.fixture(scope="module")
 def real_delivery(dev_server) -> Iterator[RealDelivery]:
     """Register a callback to a loopback receiver, report ``complete``, capture it."""
-    with serving(lambda captured: (204, {}, b"")) as receiver, \
-            Client(dev_server.base_url, dev_server.api_key) as client:
-        callback = client.add_callback(receiver.url + "/hooks", model_name="delivered",
-                                       project_name="sdk_delivery")
-        client.report_status("sdk_delivery", "delivered", 1, "training",
-                             predictor_id=4242, active=False)
-        client.report_status("sdk_delivery", "delivered", 1, "complete", active=True,
-                             changed_at="2026-03-01T12:00:00Z")
+    with (
+        serving(lambda captured: (204, {}, b"")) as receiver,
+        Client(dev_server.base_url, dev_server.api_key) as client,
+    ):
+        callback = client.add_callback(
+            receiver.url + "/hooks", model_name="delivered", project_name="sdk_delivery"
+        )
+        client.report_status(
+            "sdk_delivery", "delivered", 1, "training", predictor_id=4242, active=False
+        )
+        client.report_status(
+            "sdk_delivery",
+            "delivered",
+            1,
+            "complete",
+            active=True,
+            changed_at="2026-03-01T12:00:00Z",
+        )
 
         arrived = receiver.wait_for(1, DELIVERY_WAIT_SECONDS)
         if not arrived:
-            pytest.fail(f"no callback request within {DELIVERY_WAIT_SECONDS} s; "
-                        f"modelhooks dev log:\n{dev_server.log()[-3000:]}")
+            pytest.fail(
+                f"no callback request within {DELIVERY_WAIT_SECONDS} s; "
+                f"modelhooks dev log:\n{dev_server.log()[-3000:]}"
+            )
         yield RealDelivery(arrived[0], callback.secret or "", callback.id, client)
         client.delete_callback(callback.id)
 
@@ -76,7 +87,10 @@ def test_verify_webhook_accepts_the_real_request(real_delivery):
 
     assert change.webhook_id == request.headers["webhook-id"]
     assert (change.project_name, change.name, change.version) == (
-        "sdk_delivery", "delivered", 1)
+        "sdk_delivery",
+        "delivered",
+        1,
+    )
     assert (change.old_status, change.new_status) == ("training", "complete")
     assert (change.predictor_id, change.active) == (4242, True)
     assert change.changed_at.isoformat() == "2026-03-01T12:00:00+00:00"
@@ -117,8 +131,9 @@ def test_the_real_request_is_rejected_ten_minutes_later(real_delivery):
     sent_at = int(request.headers["webhook-timestamp"])
 
     with pytest.raises(WebhookVerificationError, match="outside the tolerance"):
-        verify_webhook(request.body, request.headers, real_delivery.secret,
-                       now=sent_at + 600)
+        verify_webhook(
+            request.body, request.headers, real_delivery.secret, now=sent_at + 600
+        )
 
 
 def test_the_real_request_with_a_malformed_signature_header_is_rejected(real_delivery):
@@ -133,8 +148,9 @@ def test_the_real_request_verifies_with_the_old_secret_while_a_new_one_is_listed
 ):
     request = real_delivery.request
 
-    change = verify_webhook(request.body, request.headers,
-                            [OTHER_SECRET, real_delivery.secret])
+    change = verify_webhook(
+        request.body, request.headers, [OTHER_SECRET, real_delivery.secret]
+    )
 
     assert change.new_status == "complete"
 
@@ -143,10 +159,13 @@ def test_a_request_resigned_with_the_new_secret_verifies_with_both_listed(
     real_delivery,
 ):
     request = real_delivery.request
-    resigned = sign_webhook(request.body, OTHER_SECRET,
-                            webhook_id=request.headers["webhook-id"])
+    resigned = sign_webhook(
+        request.body, OTHER_SECRET, webhook_id=request.headers["webhook-id"]
+    )
 
-    change = verify_webhook(request.body, resigned, [OTHER_SECRET, real_delivery.secret])
+    change = verify_webhook(
+        request.body, resigned, [OTHER_SECRET, real_delivery.secret]
+    )
 
     assert change.webhook_id == request.headers["webhook-id"]
 

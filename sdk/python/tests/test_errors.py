@@ -8,7 +8,7 @@ import time
 
 import pytest
 import requests
-
+from conftest import free_port
 from modelhooks_sdk import (
     APIError,
     AuthenticationError,
@@ -21,11 +21,15 @@ from modelhooks_sdk import (
 )
 from modelhooks_sdk._client import translate_error
 
-from conftest import free_port
-
-UNAVAILABLE = json.dumps({"error": {"code": "service_unavailable",
-                                    "message": "a dependency is down",
-                                    "fields": {}}}).encode()
+UNAVAILABLE = json.dumps(
+    {
+        "error": {
+            "code": "service_unavailable",
+            "message": "a dependency is down",
+            "fields": {},
+        }
+    }
+).encode()
 
 
 def no_sleep_client(base_url: str, **kwargs) -> Client:
@@ -45,7 +49,8 @@ def test_a_bad_api_key_raises_authentication_error_from_the_401(dev_server):
     assert raised.value.message == "the API key is unknown or revoked"
     assert str(raised.value) == (
         f"GET {dev_server.base_url}/cloud/callback/model_status answered 401: "
-        "the API key is unknown or revoked")
+        "the API key is unknown or revoked"
+    )
 
 
 def test_an_unknown_id_raises_not_found_error_from_the_404(client):
@@ -56,11 +61,15 @@ def test_an_unknown_id_raises_not_found_error_from_the_404(client):
     assert raised.value.message == "no callback with id 987654"
 
 
-@pytest.mark.parametrize("call", [
-    lambda c: c.edit_callback(987654, enabled=False),
-    lambda c: c.delete_callback(987654),
-    lambda c: c.list_deliveries(987654),
-], ids=["edit", "delete", "deliveries"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.edit_callback(987654, enabled=False),
+        lambda c: c.delete_callback(987654),
+        lambda c: c.list_deliveries(987654),
+    ],
+    ids=["edit", "delete", "deliveries"],
+)
 def test_every_call_on_an_unknown_id_raises_not_found_error(client, call):
     with pytest.raises(NotFoundError):
         call(client)
@@ -75,7 +84,8 @@ def test_invalid_input_raises_validation_error_with_each_field_named(client):
     assert raised.value.code == "invalid_input"
     assert set(fields) == {"attempt.count", "attempt.interval"}
     assert fields["attempt.count"] == [
-        "Must be greater than or equal to 1 and less than or equal to 25."]
+        "Must be greater than or equal to 1 and less than or equal to 25."
+    ]
 
 
 def test_a_url_the_service_refuses_names_the_url_field(client):
@@ -93,8 +103,9 @@ def test_a_bad_report_names_the_version_field(client):
 
 
 def test_a_503_raises_server_error_after_two_retries_of_a_get(stub_server):
-    stub = stub_server(lambda captured: (503, {"Content-Type": "application/json"},
-                                         UNAVAILABLE))
+    stub = stub_server(
+        lambda captured: (503, {"Content-Type": "application/json"}, UNAVAILABLE)
+    )
     client = no_sleep_client(stub.url)
 
     with pytest.raises(ServerError) as raised:
@@ -115,8 +126,9 @@ def test_a_get_that_meets_a_503_then_a_200_succeeds(stub_server):
 
 
 def test_put_and_delete_are_retried_on_502_and_504(stub_server):
-    stub = stub_server(lambda captured: (502 if captured.method == "PUT" else 504,
-                                         {}, b"bad gateway"))
+    stub = stub_server(
+        lambda captured: (502 if captured.method == "PUT" else 504, {}, b"bad gateway")
+    )
     client = no_sleep_client(stub.url, max_retries=1)
 
     with pytest.raises(ServerError):
@@ -139,9 +151,20 @@ def test_a_post_is_sent_once_with_an_idempotency_key_and_never_retried(stub_serv
 
 
 def test_each_post_gets_its_own_idempotency_key(stub_server):
-    stub = stub_server(lambda captured: (202, {}, json.dumps({
-        "event_id": "evt_1", "old_status": None, "new_status": "complete",
-        "triggered": True}).encode()))
+    stub = stub_server(
+        lambda captured: (
+            202,
+            {},
+            json.dumps(
+                {
+                    "event_id": "evt_1",
+                    "old_status": None,
+                    "new_status": "complete",
+                    "triggered": True,
+                }
+            ).encode(),
+        )
+    )
     client = Client(stub.url, "mh_test")
 
     client.report_status("p", "m", 1, "complete")
@@ -166,8 +189,11 @@ def test_a_closed_port_raises_network_error_after_the_retries(monkeypatch):
     client = no_sleep_client(f"http://127.0.0.1:{free_port()}")
     sent = []
     real_send = client._send
-    monkeypatch.setattr(client, "_send",
-                        lambda *args, **kwargs: sent.append(args) or real_send(*args, **kwargs))
+    monkeypatch.setattr(
+        client,
+        "_send",
+        lambda *args, **kwargs: sent.append(args) or real_send(*args, **kwargs),
+    )
 
     with pytest.raises(NetworkError) as raised:
         client.list_callbacks()
@@ -222,21 +248,32 @@ def test_an_answer_of_the_wrong_shape_raises_modelhooks_error(stub_server):
 
 
 def test_every_error_class_derives_from_modelhooks_error():
-    for error_class in (APIError, AuthenticationError, NotFoundError, ValidationError,
-                        ServerError, NetworkError):
+    for error_class in (
+        APIError,
+        AuthenticationError,
+        NotFoundError,
+        ValidationError,
+        ServerError,
+        NetworkError,
+    ):
         assert issubclass(error_class, ModelhooksError)
 
 
 def test_every_requests_exception_is_translated_into_a_modelhooks_error():
-    classes = [value for value in vars(requests.exceptions).values()
-               if inspect.isclass(value) and issubclass(value, requests.RequestException)]
+    classes = [
+        value
+        for value in vars(requests.exceptions).values()
+        if inspect.isclass(value) and issubclass(value, requests.RequestException)
+    ]
 
     for error_class in classes:
         # Built without __init__: some (JSONDecodeError) need more arguments.
         error = error_class.__new__(error_class)
         translated = translate_error(error, "GET", "http://127.0.0.1/")
         assert isinstance(translated, ModelhooksError), error_class
-        no_answer = issubclass(error_class, (requests.ConnectionError, requests.Timeout))
+        no_answer = issubclass(
+            error_class, (requests.ConnectionError, requests.Timeout)
+        )
         assert isinstance(translated, NetworkError) or not no_answer, error_class
 
 

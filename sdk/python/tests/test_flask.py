@@ -1,4 +1,4 @@
-"""The Flask decorator: a 401 JSON answer for a bad request, the change for a good one."""
+"""The Flask decorator: 401 JSON for a bad request, the change for a good one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import time
 
 import pytest
 from flask import Flask
-
 from modelhooks_sdk import ModelStatusChange, sign_webhook, webhook_handler
 
 SECRET = "whsec_bW9kZWxob29rcyBzZGsgZ29sZGVuIHRlc3Qga2V5ISE="
@@ -36,30 +35,39 @@ def flask_client(received):
     return app.test_client()
 
 
-def test_a_signed_request_reaches_the_view_with_the_verified_change(flask_client,
-                                                                    received):
+def test_a_signed_request_reaches_the_view_with_the_verified_change(
+    flask_client, received
+):
     headers = sign_webhook(BODY, SECRET, webhook_id="msg_flask1")
 
-    answer = flask_client.post("/hooks/ml", data=BODY, headers=headers,
-                               content_type="application/json")
+    answer = flask_client.post(
+        "/hooks/ml", data=BODY, headers=headers, content_type="application/json"
+    )
 
     assert answer.status_code == 200
     assert answer.get_json() == {"took": "msg_flask1", "source": "ml"}
     assert [(c.name, c.version, c.predictor_created_at) for c in received] == [
-        ("home_rentals", 2, None)]
+        ("home_rentals", 2, None)
+    ]
 
 
 def test_a_request_under_another_secret_gets_401_json_and_skips_the_view(
-    flask_client, received,
+    flask_client,
+    received,
 ):
     headers = sign_webhook(BODY, "whsec_c29tZSBvdGhlciBzZWNyZXQgb2YgMzIgYnl0ZXMhIQ==")
 
-    answer = flask_client.post("/hooks/ml", data=BODY, headers=headers,
-                               content_type="application/json")
+    answer = flask_client.post(
+        "/hooks/ml", data=BODY, headers=headers, content_type="application/json"
+    )
 
     assert answer.status_code == 401
-    assert answer.get_json() == {"error": {"code": "invalid_signature",
-                                           "message": "no matching webhook signature"}}
+    assert answer.get_json() == {
+        "error": {
+            "code": "invalid_signature",
+            "message": "no matching webhook signature",
+        }
+    }
     assert received == []
 
 
@@ -67,7 +75,9 @@ def test_a_request_without_webhook_headers_gets_401(flask_client):
     answer = flask_client.post("/hooks/ml", json={"name": "x"})
 
     assert answer.status_code == 401
-    assert answer.get_json()["error"]["message"] == "missing or malformed webhook headers"
+    assert (
+        answer.get_json()["error"]["message"] == "missing or malformed webhook headers"
+    )
 
 
 def test_a_stale_request_gets_401(flask_client):
@@ -77,7 +87,8 @@ def test_a_stale_request_gets_401(flask_client):
 
     assert answer.status_code == 401
     assert answer.get_json()["error"]["message"] == (
-        "webhook timestamp is outside the tolerance")
+        "webhook timestamp is outside the tolerance"
+    )
 
 
 def test_a_bad_secret_is_reported_when_decorating_not_per_request():

@@ -9,11 +9,27 @@ from pathlib import Path
 import modelhooks_sdk
 
 EXPECTED = {
-    "APIError", "Attempt", "AttemptPolicy", "AuthenticationError", "Callback",
-    "Client", "Delivery", "DeliveryPage", "Filter", "ModelStatusChange",
-    "ModelhooksError", "NetworkError", "NotFoundError", "ServerError",
-    "StatusReport", "ValidationError", "WebhookVerificationError", "__version__",
-    "sign_webhook", "verify_webhook", "webhook_handler",
+    "APIError",
+    "Attempt",
+    "AttemptPolicy",
+    "AuthenticationError",
+    "Callback",
+    "Client",
+    "Delivery",
+    "DeliveryPage",
+    "Filter",
+    "ModelStatusChange",
+    "ModelhooksError",
+    "NetworkError",
+    "NotFoundError",
+    "ServerError",
+    "StatusReport",
+    "ValidationError",
+    "WebhookVerificationError",
+    "__version__",
+    "sign_webhook",
+    "verify_webhook",
+    "webhook_handler",
 }
 
 
@@ -29,14 +45,17 @@ def test_every_name_in_all_is_importable():
 
 def test_public_objects_are_defined_in_private_modules():
     for name in modelhooks_sdk.__all__:
-        module = getattr(getattr(modelhooks_sdk, name), "__module__", "modelhooks_sdk._")
+        module = getattr(
+            getattr(modelhooks_sdk, name), "__module__", "modelhooks_sdk._"
+        )
         assert module.startswith("modelhooks_sdk._"), name
 
 
 def test_implementation_modules_are_private():
     package = Path(modelhooks_sdk.__file__).parent
-    public = [path.name for path in package.glob("*.py")
-              if not path.name.startswith("_")]
+    public = [
+        path.name for path in package.glob("*.py") if not path.name.startswith("_")
+    ]
 
     assert public == []
 
@@ -44,8 +63,9 @@ def test_implementation_modules_are_private():
 def test_importing_the_sdk_does_not_import_flask():
     code = "import sys, modelhooks_sdk; print('flask' in sys.modules)"
 
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            text=True, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
 
     assert output.strip() == "False"
 
@@ -60,8 +80,10 @@ def test_without_flask_the_sdk_imports_and_webhook_handler_says_what_to_install(
         "    print(error)\n"
     )
 
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            text=True, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
 
     assert output.strip() == (
-        "webhook_handler needs Flask: pip install 'modelhooks-sdk[flask]'")
+        "webhook_handler needs Flask: pip install 'modelhooks-sdk[flask]'"
+    )

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
-
 from modelhooks_sdk._retry import MAX_DELAY, parse_retry_after, retry_delay
 
 
@@ -15,7 +14,9 @@ def no_jitter() -> float:
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "get"])
-def test_an_idempotent_call_that_got_no_answer_is_retried_after_a_quarter_second(method):
+def test_an_idempotent_call_that_got_no_answer_is_retried_after_a_quarter_second(
+    method,
+):
     assert retry_delay(method, 0, 2, rand=no_jitter) == 0.25
 
 

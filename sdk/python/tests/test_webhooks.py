@@ -1,11 +1,10 @@
-"""Signing and verifying callback requests, from one valid baseline with one defect each."""
+"""Signing and verifying callback requests: one valid baseline, one defect per test."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import pytest
-
 from modelhooks_sdk import WebhookVerificationError, sign_webhook, verify_webhook
 
 SECRET = "whsec_bW9kZWxob29rcyBzZGsgZ29sZGVuIHRlc3Qga2V5ISE="
@@ -48,11 +47,15 @@ def test_a_valid_request_verifies_into_a_typed_model_status_change():
 
     assert change.webhook_id == "msg_2mXpGolden"
     assert (change.name, change.version, change.project_name) == (
-        "home_rentals", 1, "mindsdb")
+        "home_rentals",
+        1,
+        "mindsdb",
+    )
     assert (change.active, change.predictor_id) == (True, 123)
     assert (change.old_status, change.new_status) == ("training", "complete")
-    assert change.predictor_created_at == datetime(2023, 9, 9, 11, 50, 27,
-                                                   tzinfo=timezone.utc)
+    assert change.predictor_created_at == datetime(
+        2023, 9, 9, 11, 50, 27, tzinfo=timezone.utc
+    )
     assert change.changed_at == datetime(2023, 9, 9, 11, 59, tzinfo=timezone.utc)
 
 
@@ -69,10 +72,14 @@ def test_a_changed_body_is_rejected():
         verify_webhook(changed, signed_headers(), SECRET, now=TIMESTAMP)
 
 
-@pytest.mark.parametrize("name, value", [
-    ("webhook-id", "msg_someoneElse"),
-    ("webhook-timestamp", "1694260741"),
-], ids=["id", "timestamp"])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("webhook-id", "msg_someoneElse"),
+        ("webhook-timestamp", "1694260741"),
+    ],
+    ids=["id", "timestamp"],
+)
 def test_a_changed_signed_header_is_rejected(name, value):
     headers = {**signed_headers(), name: value}
 
@@ -101,8 +108,9 @@ def test_a_tolerance_of_10_seconds_rejects_a_request_11_seconds_old():
 
 
 def test_the_old_secret_still_verifies_while_the_new_one_is_also_listed():
-    change = verify_webhook(BODY, signed_headers(), [OTHER_SECRET, SECRET],
-                            now=TIMESTAMP)
+    change = verify_webhook(
+        BODY, signed_headers(), [OTHER_SECRET, SECRET], now=TIMESTAMP
+    )
 
     assert change.webhook_id == WEBHOOK_ID
 
@@ -117,34 +125,50 @@ def test_one_matching_entry_among_several_signatures_is_enough():
     assert verify_webhook(BODY, headers, SECRET, now=TIMESTAMP).version == 1
 
 
-@pytest.mark.parametrize("name, value", [
-    ("webhook-signature", "v1"),
-    ("webhook-signature", "v1,"),
-    ("webhook-signature", "nocomma"),
-    ("webhook-signature", "v1,***not base64***"),
-    ("webhook-signature", ""),
-    ("webhook-timestamp", "12ab"),
-    ("webhook-timestamp", " +12"),
-    ("webhook-timestamp", "١٢٣"),
-    ("webhook-id", ""),
-], ids=["version only", "empty value", "no comma", "not base64", "empty header",
-        "timestamp with letters", "signed timestamp", "arabic digits", "empty id"])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("webhook-signature", "v1"),
+        ("webhook-signature", "v1,"),
+        ("webhook-signature", "nocomma"),
+        ("webhook-signature", "v1,***not base64***"),
+        ("webhook-signature", ""),
+        ("webhook-timestamp", "12ab"),
+        ("webhook-timestamp", " +12"),
+        ("webhook-timestamp", "١٢٣"),
+        ("webhook-id", ""),
+    ],
+    ids=[
+        "version only",
+        "empty value",
+        "no comma",
+        "not base64",
+        "empty header",
+        "timestamp with letters",
+        "signed timestamp",
+        "arabic digits",
+        "empty id",
+    ],
+)
 def test_a_malformed_header_raises_a_clean_verification_error(name, value):
     headers = {**signed_headers(), name: value}
 
-    with pytest.raises(WebhookVerificationError,
-                       match="missing or malformed webhook headers"):
+    with pytest.raises(
+        WebhookVerificationError, match="missing or malformed webhook headers"
+    ):
         verify_webhook(BODY, headers, SECRET, now=TIMESTAMP)
 
 
-@pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp",
-                                     "webhook-signature"])
+@pytest.mark.parametrize(
+    "missing", ["webhook-id", "webhook-timestamp", "webhook-signature"]
+)
 def test_a_missing_header_raises_a_clean_verification_error(missing):
     headers = signed_headers()
     del headers[missing]
 
-    with pytest.raises(WebhookVerificationError,
-                       match="missing or malformed webhook headers"):
+    with pytest.raises(
+        WebhookVerificationError, match="missing or malformed webhook headers"
+    ):
         verify_webhook(BODY, headers, SECRET, now=TIMESTAMP)
 
 
@@ -155,8 +179,12 @@ def test_headers_that_are_not_a_mapping_raise_a_verification_error():
 
 def test_a_body_given_as_text_is_rejected_rather_than_guessed():
     with pytest.raises(WebhookVerificationError, match="raw bytes"):
-        verify_webhook(BODY.decode(), signed_headers(), SECRET,  # type: ignore[arg-type]
-                       now=TIMESTAMP)
+        verify_webhook(
+            BODY.decode(),
+            signed_headers(),
+            SECRET,  # type: ignore[arg-type]
+            now=TIMESTAMP,
+        )
 
 
 def test_a_genuine_body_that_is_not_a_status_change_raises_a_verification_error():
