@@ -31,9 +31,6 @@ log = logging.getLogger("modelhooks.delivery")
 # Celery's ETA and of the database round differently); it still counts as due.
 DUE_TOLERANCE = timedelta(seconds=1)
 
-# How long past its deadline an attempt's worker is presumed dead.
-LEASE_MARGIN = timedelta(seconds=30)
-
 
 @dataclass(frozen=True)
 class AttemptRecord:
@@ -70,23 +67,38 @@ def due_for_event(event_id: str) -> list[str]:
     return [row.id for row in query]
 
 
-def claim(delivery_ids: list[str], lease: timedelta) -> list[str]:
+def claim(delivery_ids: list[str], margin: timedelta) -> list[str]:
     """Take the deliveries for one attempt each; answer those actually taken.
 
     Only pending deliveries that are due are taken: a copy of a message that
     arrives for a delivery being sent, finished or not yet due takes nothing.
+    Each claim is a lease that ends ``margin`` after the attempt's own deadline;
+    past it, the sweep presumes the worker dead and hands the delivery out again.
     """
+    claimed: list[str] = []
+    for http_timeout, ids in _by_http_timeout(delivery_ids).items():
+        now = utcnow()
+        lease_until = now + timedelta(seconds=http_timeout) + margin
+        query = (
+            Delivery.update(state=DeliveryState.SENDING, lease_until=lease_until)
+            .where((Delivery.id.in_(ids))
+                   & (Delivery.state == DeliveryState.PENDING)
+                   & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
+            .returning(Delivery.id)
+        )
+        claimed += [row.id for row in db.atomic(lambda q=query: list(q.execute()))]
+    return claimed
+
+
+def _by_http_timeout(delivery_ids: list[str]) -> dict[float, list[str]]:
+    groups: dict[float, list[str]] = {}
     if not delivery_ids:
-        return []
-    now = utcnow()
-    query = (
-        Delivery.update(state=DeliveryState.SENDING, lease_until=now + lease + LEASE_MARGIN)
-        .where((Delivery.id.in_(delivery_ids))
-               & (Delivery.state == DeliveryState.PENDING)
-               & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
-        .returning(Delivery.id)
-    )
-    return [row.id for row in db.atomic(lambda: list(query.execute()))]
+        return groups
+    query = (Delivery.select(Delivery.id, Callback.attempt_http_timeout)
+             .join(Callback).where(Delivery.id.in_(delivery_ids)).tuples())
+    for delivery_id, http_timeout in query:
+        groups.setdefault(http_timeout, []).append(delivery_id)
+    return groups
 
 
 def load_claimed(delivery_ids: list[str]) -> list[Delivery]:

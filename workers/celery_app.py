@@ -40,7 +40,6 @@ def make_celery(settings: config.Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue="modelhooks",
         worker_prefetch_multiplier=4,
-        worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         # Threaded or gevent pools run many tasks at once; each needs a broker
         # connection to acknowledge, and kombu's default of ten is too few.

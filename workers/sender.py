@@ -26,8 +26,6 @@ log = logging.getLogger("modelhooks.delivery")
 
 USER_AGENT = f"modelhooks/{__version__}"
 
-# A claim must outlast any attempt: 60 s is the largest http_timeout allowed.
-ATTEMPT_LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,10 @@ class Sender:
     def __init__(self, settings: Settings, transport: Transport) -> None:
         self.settings = settings
         self.transport = transport
+        self._lease_margin = timedelta(seconds=settings.sweep_grace)
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.fan_out_concurrency, thread_name_prefix="modelhooks-post"
+            max_workers=settings.fan_out_concurrency,
+            thread_name_prefix="modelhooks-post",
         )
 
     def close(self) -> None:
@@ -67,13 +67,13 @@ class Sender:
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
-        claimed = deliveries.claim(delivery_ids, ATTEMPT_LEASE)
+        claimed = deliveries.claim(delivery_ids, self._lease_margin)
         rows = deliveries.load_claimed(claimed)
         sendable = self._drop_disabled(rows)
 
         results = list(self._pool.map(self._post, sendable))
         outcomes = [self._judge(d, record, result) for d, (record, result)
-                    in zip(sendable, results)]
+                    in zip(sendable, results, strict=True)]
 
         deliveries.finish_attempts(outcomes)
         self._apply_gone(outcomes)
@@ -155,7 +155,8 @@ class Sender:
         if outcome.next_attempt_at is not None:
             retry_in = max(0.0, (outcome.next_attempt_at - utcnow()).total_seconds())
 
-        level = logging.INFO if outcome.state != DeliveryState.PENDING else logging.WARNING
+        waiting = outcome.state == DeliveryState.PENDING
+        level = logging.WARNING if waiting else logging.INFO
         log.log(level, "delivery %s (event %s, callback %s) attempt %d: %s -> %s%s",
                 delivery.id, delivery.event_id, delivery.callback_id, number, answer,
                 outcome.state,

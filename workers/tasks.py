@@ -25,7 +25,8 @@ def sender() -> Sender:
     with _sender_lock:
         if _sender is None:
             transport = Transport(allow_private=settings.allow_private_targets,
-                                  excerpt_limit=settings.response_excerpt_bytes)
+                                  excerpt_limit=settings.response_excerpt_bytes,
+                                  connections_per_pool=settings.fan_out_concurrency)
             _sender = Sender(settings, transport)
         return _sender
 
