@@ -10,8 +10,10 @@ It serves a receiver on 127.0.0.1, registers it through the SDK, then plays the
 trainer itself: it reports version 1 of ``home_rentals`` going generating ->
 training -> complete. When modelhooks calls back with version 1 complete, the
 receiver "retrains" by reporting version 2 the same way; when version 2 is
-complete it "predicts" with it, removes its callback and exits. The training
-and the prediction are stand-ins: no model is fitted here.
+complete it "predicts" with it, removes its callback and exits. By default the
+training and the prediction are stand-ins; with ``--trainer`` each version is
+really trained by ``examples/home_rentals/trainer.py`` (scikit-learn), which
+reports its own statuses. The prediction stays a stand-in.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -29,6 +34,7 @@ from modelhooks_sdk import Client, ModelhooksError, ModelStatusChange, webhook_h
 from werkzeug.serving import make_server
 
 MODEL = "home_rentals"
+TRAINER = Path(__file__).resolve().parents[1] / "home_rentals" / "trainer.py"
 STEPS = ("generating", "training", "complete")
 
 
@@ -38,6 +44,11 @@ def parse_args() -> argparse.Namespace:
         "--service", default=os.environ.get("MODELHOOKS_URL", "http://127.0.0.1:5000")
     )
     parser.add_argument("--port", type=int, default=0, help="receiver port (0: any)")
+    parser.add_argument(
+        "--trainer",
+        action="store_true",
+        help="train with the scikit-learn trainer of examples/home_rentals",
+    )
     parser.add_argument(
         "--timeout", type=float, default=60, help="seconds to wait for both callbacks"
     )
@@ -66,6 +77,30 @@ def train(client: Client, project: str, version: int) -> None:
         time.sleep(0.1)
 
 
+def train_with_sklearn(service: str, key: str, project: str, version: int) -> None:
+    """Run the real trainer of ``examples/home_rentals``; it reports each step."""
+    workdir = Path(tempfile.gettempdir()) / f"{project}_models"
+    env = {**os.environ, "MODELHOOKS_URL": service, "MODELHOOKS_API_KEY": key}
+    subprocess.run(
+        [
+            sys.executable,
+            str(TRAINER),
+            "--version",
+            str(version),
+            "--project",
+            project,
+            "--name",
+            MODEL,
+            "--workdir",
+            str(workdir),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 def predict(change: ModelStatusChange) -> float:
     """Stand-in for a prediction: a fixed formula per version, for one flat."""
     rooms, square_metres = 2, 80
@@ -75,9 +110,8 @@ def predict(change: ModelStatusChange) -> float:
 class Receiver:
     """Reacts to each verified change once, whatever the number of deliveries."""
 
-    def __init__(self, client: Client, project: str) -> None:
-        self.client = client
-        self.project = project
+    def __init__(self, trainer: Callable[[int], None]) -> None:
+        self.trainer = trainer
         self.seen: set[str] = set()
         self.done = threading.Event()
         self.predicted = False
@@ -105,8 +139,8 @@ class Receiver:
 
     def retrain(self) -> None:
         try:
-            train(self.client, self.project, 2)
-        except ModelhooksError as error:
+            self.trainer(2)
+        except (ModelhooksError, subprocess.CalledProcessError) as error:
             print(f"retraining failed: {error}", flush=True)
             self.done.set()
 
@@ -115,7 +149,8 @@ def main() -> int:
     args = parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     project = f"flask_demo_{int(time.time() * 1000)}"
-    client = Client(args.service, api_key())
+    key = api_key()
+    client = Client(args.service, key)
     app = Flask("python_flask_receiver")
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     url = f"http://127.0.0.1:{server.port}/hooks/models"
@@ -124,7 +159,10 @@ def main() -> int:
         url, model_name=MODEL, project_name=project, count=3, interval=1
     )
     print(f"registered callback {callback.id} -> {url}", flush=True)
-    receiver = Receiver(client, project)
+    if args.trainer:
+        receiver = Receiver(lambda v: train_with_sklearn(args.service, key, project, v))
+    else:
+        receiver = Receiver(lambda version: train(client, project, version))
     app.add_url_rule(
         "/hooks/models",
         "on_change",
@@ -135,7 +173,7 @@ def main() -> int:
 
     try:
         print("training version 1", flush=True)
-        train(client, project, 1)
+        receiver.trainer(1)
         receiver.done.wait(args.timeout)
     finally:
         client.delete_callback(callback.id)

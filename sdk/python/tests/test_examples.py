@@ -72,3 +72,29 @@ def test_the_flask_receiver_removes_its_callback_when_done(dev_server, tmp_path)
     with Client(dev_server.base_url, dev_server.api_key) as client:
         urls = [callback.url for callback in client.list_callbacks()]
     assert not [url for url in urls if url.endswith("/hooks/models")]
+
+
+def test_the_flask_receiver_drives_the_home_rentals_trainer_with_trainer_flag(
+    dev_server, tmp_path
+):
+    env = {
+        **os.environ,
+        "MODELHOOKS_URL": dev_server.base_url,
+        "MODELHOOKS_API_KEY": dev_server.api_key,
+    }
+
+    finished = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--trainer", "--timeout", "90"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+
+    lines = finished.stdout.splitlines()
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert re.fullmatch(
+        r"received msg_\w+: home_rentals v2 training -> complete", lines[4]
+    )
+    assert lines[-1] == "done"
