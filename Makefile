@@ -23,11 +23,12 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check app workers tests
 
-## procs: the Procfile's processes against the local Redis and PostgreSQL
+## procs: web, worker and beat of the Procfile against the local Redis and PostgreSQL
+PROCS_ENV = DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} PORT=$${PORT:-5000} PATH=$(BIN):$$PATH
 procs: $(BIN)/.installed
-	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
-	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
-	PORT=$${PORT:-5000} PATH=$(BIN):$$PATH $(BIN)/honcho start
+	$(PROCS_ENV) $(BIN)/modelhooks migrate
+	$(PROCS_ENV) $(BIN)/honcho start web worker beat
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
