@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: dev test lint procs clean
+.PHONY: dev test test-service lint procs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,11 @@ $(BIN)/.installed: pyproject.toml
 dev: $(BIN)/.installed
 	$(BIN)/modelhooks dev
 
-## test: install what the tests need and run them (PostgreSQL and Redis on 127.0.0.1)
-test: $(BIN)/.installed
+## test: install what the tests need and run them all (PostgreSQL and Redis on 127.0.0.1)
+test: test-service test-sdk
+
+## test-service: the service's own tests, unit and end to end
+test-service: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff over the Python code
@@ -32,3 +35,5 @@ procs: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+include sdk/Makefile.fragment
