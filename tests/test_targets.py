@@ -248,7 +248,8 @@ MALFORMED = [
     ),
     pytest.param(
         "http://public.test/a b",
-        "URL must not contain spaces or control characters, got 'http://public.test/a b'",
+        "URL must not contain spaces or control characters, "
+        "got 'http://public.test/a b'",
         id="space",
     ),
     pytest.param(
