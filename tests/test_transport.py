@@ -354,6 +354,34 @@ def test_a_garbled_answer_is_a_protocol_error(
     assert result.status_code is None
 
 
+@pytest.mark.parametrize(
+    "head, chunk, error",
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\n",
+            b"X-More: yes\r\n",
+            "ProtocolError: HTTPException: got more than 100 headers",
+            id="endless-headers",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 ",
+            b"a" * 4096,
+            "ProtocolError: LineTooLong: got more than 65536 bytes when reading "
+            "status line",
+            id="endless-status-line",
+        ),
+    ],
+)
+def test_an_endless_head_is_a_protocol_error(
+    start: StartReceiver, transport: Transport, head: bytes, chunk: bytes, error: str
+) -> None:
+    receiver = start(streaming(head, chunk, cap=8 << 20))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (result.status_code, result.error) == (None, error)
+
+
 def test_an_address_refused_at_connect_time_opens_no_socket(
     start: StartReceiver,
 ) -> None:
