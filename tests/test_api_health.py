@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import REDIS_URL, FakeBroker, with_settings
+from tests.conftest import REDIS_URL, FakeBroker, with_settings
 
 from app.api import build_app
 from app.broker import Broker

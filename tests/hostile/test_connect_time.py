@@ -1,7 +1,7 @@
 """Where an attempt connects: the checked address, never a second DNS answer.
 
 These run the real ``Sender`` and ``Transport`` in this process on SQLite, with
-a fake resolver. ``_open_socket`` is watched: it records every address the
+a fake resolver. ``open_socket`` is watched: it records every address the
 transport dials and refuses, without dialling, any that is not loopback, so a
 test can never reach another host even when the code under test is wrong.
 """
@@ -40,15 +40,15 @@ def account(database):
 def dialled(monkeypatch) -> list[tuple[str, int]]:
     """Every (address, port) the transport dials; only loopback is really dialled."""
     calls: list[tuple[str, int]] = []
-    real_open = transport_module._open_socket
+    real_open = transport_module.open_socket
 
-    def watched(ip: str, port: int):
+    def watched(ip: str, port: int, timeout: float):
         calls.append((ip, port))
         if not ipaddress.ip_address(ip).is_loopback:
             raise ConnectionRefusedError(f"the test refuses to dial {ip}")
-        return real_open(ip, port)
+        return real_open(ip, port, timeout)
 
-    monkeypatch.setattr(transport_module, "_open_socket", watched)
+    monkeypatch.setattr(transport_module, "open_socket", watched)
     return calls
 
 
