@@ -224,8 +224,12 @@ def test_410_gone_drops_another_delivery_waiting_for_its_retry(service, receiver
 
     [second, first] = settled(service, callback["id"])
     time.sleep(2 + 2)  # The dropped retry's due time, and more.
+    service.add_callback(receiver.script("/alive", 200))
+    service.report("third_model", "complete")
+    wait_until(lambda: receiver.at("/alive"), what="a later event delivered")
     shown = service.call("GET", f"/cloud/callback/model_status/{callback['id']}").json()
     assert len(receiver.at(path)) == 2
+    assert len(service.deliveries(callback["id"])) == 2
     assert (first["state"], first["attempts_made"]) == ("dropped", 1)
     assert (second["state"], second["attempts_made"]) == ("failed", 1)
     assert second["attempts"][0]["status_code"] == 410
