@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.conftest import REDIS_URL, FakeBroker, with_settings
 
 from app.api import build_app
 from app.broker import Broker
 from app.config import Settings
+from tests.conftest import REDIS_URL, FakeBroker, with_settings
 
 # Nothing listens on port 1 of the loopback: connecting is refused at once.
 CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
