@@ -54,7 +54,11 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
     path = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
     if url.startswith("sqlite:////"):
         path = "/" + path
-    return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, timeout=10)
+    # BEGIN IMMEDIATE: a transaction that reads, then writes, takes the write
+    # lock at its start and waits for it (busy_timeout). A deferred one would
+    # fail at once with "database is locked" when another writer got in between.
+    return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS,
+                                 timeout=10, lock_type="IMMEDIATE")
 
 
 def _postgres(url: str) -> PooledPostgresqlDatabase:
@@ -90,6 +94,16 @@ def atomic(function: Callable[[], T]) -> T:
             return function()
     except UNAVAILABLE_ERRORS as error:
         raise DependencyUnavailable(f"database unavailable: {error}") from error
+
+
+def for_update(query: peewee.ModelSelect) -> peewee.ModelSelect:
+    """Lock the selected rows until the transaction ends (PostgreSQL).
+
+    SQLite needs nothing: its transactions begin with the write lock held.
+    """
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        return query.for_update()
+    return query
 
 
 def ping() -> None:

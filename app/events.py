@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import peewee
-
 from app import db
 from app.models import Account, Event, ModelVersion, new_id, utcnow
 from app.payload import build_body
@@ -75,9 +73,7 @@ def _lock_model_version(account: Account, report: dict[str, Any]) -> ModelVersio
         & (ModelVersion.name == report["name"])
         & (ModelVersion.version == report["version"])
     )
-    query = ModelVersion.select().where(key)
-    if isinstance(db.database.obj, peewee.PostgresqlDatabase):
-        query = query.for_update()
+    query = db.for_update(ModelVersion.select().where(key))
 
     version = query.first()
     if version is not None:

@@ -153,7 +153,8 @@ class Services:
         self.web = self._start("web", [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.web_port}",
             "--workers", str(self.web_workers), "--threads", str(self.web_threads),
-            "--backlog", "1024", "--no-control-socket", "app:create_app()"], env=self.env)
+            "--backlog", "1024", "--no-control-socket", "app:create_app()"],
+            env=self.env)
         self.worker = self._start("worker", [
             str(BIN / "celery"), "-A", "workers", "worker",
             "--pool", self.worker_pool, "--concurrency", str(self.worker_concurrency),
@@ -180,7 +181,8 @@ class Services:
                        capture_output=True)
         self._start("postgres", [
             str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}",
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"unix_socket_directories={sockets}",
             "-c", "max_connections=300"], user=user)
         wait_for_port(port)
         deadline = time.monotonic() + 30

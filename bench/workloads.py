@@ -141,8 +141,8 @@ class Bench:
         if pace is None and events > 1:
             row.notes.insert(0, f"ingest {events / ingest:,.0f}/s")
         if expect_attempts > 1:
-            row.notes.append(self._check_attempts(account_id, arrivals, events * callbacks,
-                                                  expect_attempts))
+            row.notes.append(self._check_attempts(
+                account_id, arrivals, events * callbacks, expect_attempts))
         return row
 
     def retries_waiting(self, count: int, timeout: float = 300.0) -> Row:

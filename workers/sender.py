@@ -50,7 +50,8 @@ class Sender:
         self.transport = transport
         self._lease_margin = timedelta(seconds=settings.sweep_grace)
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.fan_out_concurrency, thread_name_prefix="modelhooks-post"
+            max_workers=settings.fan_out_concurrency,
+            thread_name_prefix="modelhooks-post",
         )
 
     def close(self) -> None:
@@ -76,7 +77,7 @@ class Sender:
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
-        claimed = deliveries.claim(delivery_ids, self._lease_margin)
+        claimed = deliveries.claim_loaded(delivery_ids, self._lease_margin)
         return self._send(self._drop_disabled(claimed))
 
     def _send(self, sendable: list[Delivery]) -> list[Attempted]:
@@ -165,7 +166,8 @@ class Sender:
         if outcome.next_attempt_at is not None:
             retry_in = max(0.0, (outcome.next_attempt_at - utcnow()).total_seconds())
 
-        level = logging.INFO if outcome.state != DeliveryState.PENDING else logging.WARNING
+        waiting = outcome.state == DeliveryState.PENDING
+        level = logging.WARNING if waiting else logging.INFO
         log.log(level, "delivery %s (event %s, callback %s) attempt %d: %s -> %s%s",
                 delivery.id, delivery.event_id, delivery.callback_id, number, answer,
                 outcome.state,

@@ -186,7 +186,7 @@ class CeleryStack(Stack):
         db.open_database(self.settings.database_url)
         with db.connection():
             db.database.drop_tables(
-                list(ALL_MODELS) + [migrations.SchemaMigration], safe=True, cascade=True)
+                [*ALL_MODELS, migrations.SchemaMigration], safe=True, cascade=True)
             migrations.migrate()
 
     def _serve_api(self) -> None:
