@@ -35,15 +35,17 @@ SIZES = {
     "W6_REQUESTS": (300, 50),
     "W7_RETRIES": (10_000, 500),
 }
+# workload: (target, check of its row) -- the issue's targets for this machine.
 TARGETS = {
-    "W1": "≥ 600/s",
-    "W1p": "p50 ≤ 5 ms, p99 ≤ 15 ms",
-    "W2": "≥ 70% of async",
-    "W4": "≥ 50% of async",
-    "W5 match (Matcher.match)": "≤ 5 ms",
-    "W7 retries waiting": "RSS ≤ 150 MB",
+    "W1": ("≥ 600 deliveries/s, ingest included (3x django-webhook's 200/s)",
+           lambda row: (row.rate or 0) / 600),
+    "W1p": ("p50 ≤ 5 ms and p99 ≤ 15 ms",
+            lambda row: min(5 / row.p50_ms, 15 / row.p99_ms) if row.p50_ms else 0),
+    "W2": ("≥ 70% of the async client", lambda row: (row.ratio or 0) / 0.7),
+    "W4": ("≥ 50% of the async client", lambda row: (row.ratio or 0) / 0.5),
+    "W5 match (Matcher.match)": ("≤ 5 ms", lambda row: 5 / row.p50_ms),
+    "W7 retries waiting": ("worker RSS ≤ 150 MB", lambda row: 150 / row.rss_mb),
 }
-W1_REFERENCE = 200.0  # django-webhook with Celery on Redis, per the issue
 
 
 def size(name: str) -> int:
@@ -73,10 +75,9 @@ def run(bench: Bench) -> list[Row]:
 
     if chosen("W1"):
         add(bench.deliveries("W1", events=size("W1_EVENTS"), callbacks=1,
-                             limit=W1_REFERENCE * 3))
-    if chosen("W1p"):
-        add(bench.deliveries("W1p", events=size("W1P_EVENTS"), callbacks=1, pace=100,
                              limit=fast.rate))
+    if chosen("W1p"):
+        add(bench.deliveries("W1p", events=size("W1P_EVENTS"), callbacks=1, pace=100))
     if chosen("W2"):
         add(bench.deliveries("W2", events=1, callbacks=size("W2_CALLBACKS"),
                              limit=fast.rate))
@@ -166,7 +167,13 @@ def main() -> None:
     for row in rows:
         print(format_row(row))
     print()
-    print("targets: " + "; ".join(f"{name} {goal}" for name, goal in TARGETS.items()))
+    print("targets (share of the target reached; 100% or more meets it):")
+    for row in rows:
+        if row.workload in TARGETS:
+            goal, reached = TARGETS[row.workload]
+            share = reached(row)
+            verdict = "met" if share >= 1 else "MISSED"
+            print(f"  {row.workload:<26} {goal:<66} {share:6.0%}  {verdict}")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} "
           f"{load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} "
           f"{load_after[2]:.2f}; run took {time.monotonic() - started:.0f} s")
