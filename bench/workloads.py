@@ -152,6 +152,7 @@ class Bench:
         self._add_callbacks(account_id, count, f"{self.receiver}/fail/{tag}",
                             {"attempt_count": 2, "attempt_interval": 600.0})
         self.memory.reset()
+        at_start = self.memory.peak
         asyncio.run(_report_statuses(self.api, key, tag, 1, None, 1))
         self._wait_for_arrivals(tag, count, timeout)
 
@@ -169,8 +170,9 @@ class Bench:
         # Let the worker take in the retry messages it prefetches.
         time.sleep(3)
         row = Row("W7 retries waiting", "celery", rss_mb=self.memory.peak / 2**20)
-        row.notes.append(f"{now_waiting:,} retries waiting, RSS now "
-                         f"{self.memory.last / 2**20:.0f} MB")
+        row.notes.append(f"{now_waiting:,} retries waiting; RSS "
+                         f"{at_start / 2**20:.0f} MB "
+                         f"before, {self.memory.last / 2**20:.0f} MB now")
         return row
 
     # -- matching -----------------------------------------------------------
