@@ -78,12 +78,15 @@ def _postgres(url: str) -> PooledPostgresqlDatabase:
 
 @contextmanager
 def connection() -> Iterator[None]:
-    """Hold a connection for the block and hand it back after, even on error."""
-    database.connect(reuse_if_open=True)
+    """Hold a connection for the block and hand it back after, even on error.
+
+    Blocks nest: only the outermost one opens and hands back the connection.
+    """
+    opened = database.connect(reuse_if_open=True)
     try:
         yield
     finally:
-        if not database.is_closed():
+        if opened and not database.is_closed():
             database.close()
 
 

@@ -27,6 +27,9 @@ from app.models import (
 
 log = logging.getLogger("modelhooks.delivery")
 
+# Longest error text kept per attempt; a receiver chooses its status line.
+MAX_ERROR_LENGTH = 2048
+
 # A message may arrive a little before the moment stored for it (clocks of
 # Celery's ETA and of the database round differently); it still counts as due.
 DUE_TOLERANCE = timedelta(seconds=1)
@@ -67,18 +70,19 @@ def due_for_event(event_id: str) -> list[str]:
     return [row.id for row in query]
 
 
-def claim(delivery_ids: list[str], margin: timedelta) -> list[str]:
+def claim(delivery_ids: list[str], margin: timedelta, rounds: int = 1) -> list[str]:
     """Take the deliveries for one attempt each; answer those actually taken.
 
     Only pending deliveries that are due are taken: a copy of a message that
     arrives for a delivery being sent, finished or not yet due takes nothing.
-    Each claim is a lease that ends ``margin`` after the attempt's own deadline;
-    past it, the sweep presumes the worker dead and hands the delivery out again.
+    Each claim is a lease that ends ``margin`` after the attempt's deadline
+    (``rounds`` deadlines when the caller sends them in that many waves); past
+    it, the sweep presumes the worker dead and hands the delivery out again.
     """
     claimed: list[str] = []
     for http_timeout, ids in _by_http_timeout(delivery_ids).items():
         now = utcnow()
-        lease_until = now + timedelta(seconds=http_timeout) + margin
+        lease_until = now + timedelta(seconds=http_timeout * rounds) + margin
         query = (
             Delivery.update(state=DeliveryState.SENDING, lease_until=lease_until)
             .where((Delivery.id.in_(ids))
@@ -120,35 +124,48 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
-def finish_attempts(outcomes: list[Outcome]) -> None:
-    """Log the attempts and move each delivery on, all in one transaction."""
-    if not outcomes:
-        return
+def finish_attempts(outcomes: list[Outcome]) -> list[str]:
+    """Log the attempts and move each delivery on, all in one transaction.
 
-    def write() -> None:
-        # A callback deleted during the attempt took its deliveries with it;
-        # there is nothing left to log the attempt against.
-        ids = [o.delivery.id for o in outcomes]
-        alive = {row.id for row in db.for_update(
-            Delivery.select(Delivery.id).where(Delivery.id.in_(ids)))}
-        rows = [_attempt_row(o) for o in outcomes if o.delivery.id in alive]
+    Only an attempt whose claim still holds is recorded: if its lease ran out
+    and the sweep handed the delivery out again, or its callback was deleted
+    meanwhile, the attempt is not logged and the delivery is left as it is.
+    Answers the ids of the deliveries moved on.
+    """
+    if not outcomes:
+        return []
+
+    def write() -> list[str]:
+        moved: list[str] = []
+        for (state, next_at, lease), group in _group_by_destination(outcomes).items():
+            moved += _move_on(group, state, next_at, lease)
+        rows = [_attempt_row(o) for o in outcomes if o.delivery.id in set(moved)]
         if rows:
             Attempt.insert_many(rows).execute()
-        for (state, next_at), ids in _group_by_destination(outcomes).items():
-            changes: dict[Any, Any] = {
-                Delivery.state: state,
-                Delivery.attempts_made: Delivery.attempts_made + 1,
-                Delivery.lease_until: None,
-            }
-            if state in DeliveryState.FINAL:
-                changes[Delivery.finished_at] = utcnow()
-            if next_at is not None:
-                changes[Delivery.next_attempt_at] = next_at
-            Delivery.update(changes).where(
-                Delivery.id.in_(ids) & (Delivery.state == DeliveryState.SENDING)
-            ).execute()
+        return moved
 
-    db.atomic(write)
+    return db.atomic(write)
+
+
+def _move_on(ids: list[str], state: str, next_at: datetime | None,
+             lease: datetime | None) -> list[str]:
+    changes: dict[Any, Any] = {
+        Delivery.state: state,
+        Delivery.attempts_made: Delivery.attempts_made + 1,
+        Delivery.lease_until: None,
+    }
+    if state in DeliveryState.FINAL:
+        changes[Delivery.finished_at] = utcnow()
+    if next_at is not None:
+        changes[Delivery.next_attempt_at] = next_at
+
+    # The lease is the claim's token: a delivery reclaimed by the sweep and
+    # claimed again carries another one.
+    query = Delivery.update(changes).where(
+        Delivery.id.in_(ids) & (Delivery.state == DeliveryState.SENDING)
+        & (Delivery.lease_until == lease)
+    ).returning(Delivery.id)
+    return [row.id for row in query.execute()]
 
 
 def _attempt_row(outcome: Outcome) -> dict[str, Any]:
@@ -159,25 +176,28 @@ def _attempt_row(outcome: Outcome) -> dict[str, Any]:
         "started_at": record.started_at,
         "duration_ms": round(record.duration * 1000, 3),
         "status_code": record.status_code,
-        "error": _storable(record.error),
+        "error": _storable(record.error, MAX_ERROR_LENGTH),
         "response_excerpt": _storable(record.excerpt),
         "response_truncated": record.truncated,
     }
 
 
-def _storable(text: str | None) -> str | None:
+def _storable(text: str | None, limit: int | None = None) -> str | None:
     # Receivers choose these bytes, and PostgreSQL refuses NUL in text: one NUL
     # would fail the whole batch's transaction and leave every delivery in it
     # to be sent again by the sweep.
-    return None if text is None else text.replace("\x00", "\ufffd")
+    if text is None:
+        return None
+    return text[:limit].replace("\x00", "\ufffd")
 
 
 def _group_by_destination(outcomes: list[Outcome]
-                          ) -> dict[tuple[str, datetime | None], list[str]]:
-    # One UPDATE per (state, next attempt) pair rather than one per delivery.
-    groups: dict[tuple[str, datetime | None], list[str]] = {}
+                          ) -> dict[tuple[str, datetime | None, datetime | None],
+                                    list[str]]:
+    # One UPDATE per (state, next attempt, lease) rather than one per delivery.
+    groups: dict[tuple[str, datetime | None, datetime | None], list[str]] = {}
     for outcome in outcomes:
-        key = (outcome.state, outcome.next_attempt_at)
+        key = (outcome.state, outcome.next_attempt_at, outcome.delivery.lease_until)
         groups.setdefault(key, []).append(outcome.delivery.id)
     return groups
 
@@ -200,14 +220,33 @@ def drop_pending(callback_id: int) -> int:
             .execute())
 
 
-def overdue(older_than: timedelta, limit: int = 1000) -> list[str]:
-    """Pending deliveries whose attempt is late by more than ``older_than``."""
-    cutoff = utcnow() - older_than
-    query = (Delivery.select(Delivery.id)
-             .where((Delivery.state == DeliveryState.PENDING)
-                    & (Delivery.next_attempt_at < cutoff))
-             .order_by(Delivery.next_attempt_at).limit(limit))
-    return [row.id for row in query]
+def take_overdue(older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Pending deliveries late by more than ``older_than``, marked as due now.
+
+    Moving ``next_attempt_at`` to now means a delivery still stuck behind a
+    backlog is handed out again once per ``older_than``, not at every sweep.
+    """
+    now = utcnow()
+    late = (Delivery.select(Delivery.id)
+            .where((Delivery.state == DeliveryState.PENDING)
+                   & (Delivery.next_attempt_at < now - older_than))
+            .order_by(Delivery.next_attempt_at).limit(limit))
+    ids = [row.id for row in late]
+    if not ids:
+        return []
+    query = Delivery.update(next_attempt_at=now).where(
+        Delivery.id.in_(ids) & (Delivery.state == DeliveryState.PENDING)
+    ).returning(Delivery.id)
+    return db.atomic(lambda: [row.id for row in query.execute()])
+
+
+def seconds_until_due(delivery_id: str) -> float | None:
+    """How long a pending delivery has yet to wait; None if it is not pending."""
+    row = Delivery.get_or_none((Delivery.id == delivery_id)
+                               & (Delivery.state == DeliveryState.PENDING))
+    if row is None:
+        return None
+    return max(0.0, (row.next_attempt_at - utcnow()).total_seconds())
 
 
 def reclaim_abandoned() -> list[str]:

@@ -52,9 +52,15 @@ class StrictBoolean(fields.Boolean):
 
 
 class StrictString(fields.String):
+    """A JSON string without NUL characters (PostgreSQL cannot store them)."""
+
+    default_error_messages = {"nul": "Must not contain NUL characters."}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        if "\x00" in value:
+            raise self.make_error("nul")
         return value
 
 
@@ -231,7 +237,8 @@ class ModelStatusAccepted(Schema):
 
 class DeliveriesQuery(StrictSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0,
+                            validate=validate.Range(min=0, max=2**31 - 1))
 
 
 class AttemptLog(Schema):

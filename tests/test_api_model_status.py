@@ -327,7 +327,7 @@ def test_a_body_over_64_kib_is_413_and_records_nothing(client, auth):
     assert answer.status_code == 413
     assert answer.get_json()["error"] == {
         "code": "payload_too_large",
-        "message": "the request body is larger than 64 KiB",
+        "message": "the request body is larger than 65536 bytes",
         "fields": {},
     }
     assert Event.select().count() == 0

@@ -10,12 +10,13 @@ the calling thread; only the POSTs run on the pool's threads.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app import __version__, callbacks, deliveries, patterns, retry
+from app import __version__, callbacks, db, deliveries, patterns, retry
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
 from app.models import Callback, Delivery, DeliveryState, Event, utcnow
@@ -38,46 +39,65 @@ class Attempted:
 
 
 class Sender:
+    """Makes attempts for a worker process; one per process, shared by its tasks.
+
+    A database connection is held only around the claims and the records, never
+    while POSTs are in flight.
+    """
+
     def __init__(self, settings: Settings, transport: Transport) -> None:
         self.settings = settings
         self.transport = transport
         self._lease_margin = timedelta(seconds=settings.sweep_grace)
-        self._pool = ThreadPoolExecutor(
-            max_workers=settings.fan_out_concurrency,
-            thread_name_prefix="modelhooks-post",
-        )
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
         self.transport.close()
 
     def fan_out(self, event_id: str) -> list[Attempted]:
         """Make the event's deliveries and their first attempts."""
-        event = Event.get_or_none(Event.id == event_id)
-        if event is None:
-            log.warning("event %s: not found, nothing to fan out", event_id)
-            return []
+        with db.connection():
+            event = Event.get_or_none(Event.id == event_id)
+            if event is None:
+                log.warning("event %s: not found, nothing to fan out", event_id)
+                return []
 
-        if event.fanned_out_at is None:
-            matched = self._matching_callbacks(event)
-            deliveries.create_for_event(event, matched)
-            log.info("event %s: %d matching callbacks", event.id, len(matched))
+            if event.fanned_out_at is None:
+                matched = self._matching_callbacks(event)
+                deliveries.create_for_event(event, matched)
+                log.info("event %s: %d matching callbacks", event.id, len(matched))
+            due = deliveries.due_for_event(event.id)
 
-        return self.attempt(deliveries.due_for_event(event.id))
+        return self.attempt(due)
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
-        claimed = deliveries.claim(delivery_ids, self._lease_margin)
-        rows = deliveries.load_claimed(claimed)
-        sendable = self._drop_disabled(rows)
+        concurrency = self.settings.fan_out_concurrency
+        rounds = max(1, math.ceil(len(delivery_ids) / concurrency))
+        with db.connection():
+            claimed = deliveries.claim(delivery_ids, self._lease_margin, rounds)
+            sendable = self._drop_disabled(deliveries.load_claimed(claimed))
 
-        results = list(self._pool.map(self._post, sendable))
-        outcomes = [self._judge(d, record, result) for d, (record, result)
-                    in zip(sendable, results, strict=True)]
+        outcomes = self._send_all(sendable)
 
-        deliveries.finish_attempts(outcomes)
-        self._apply_gone(outcomes)
-        return [self._report(o) for o in outcomes]
+        with db.connection():
+            recorded = db.atomic(lambda: self._record(outcomes))
+        return [self._report(o) for o in outcomes if o.delivery.id in recorded]
+
+    def _send_all(self, sendable: list[Delivery]) -> list[Outcome]:
+        if not sendable:
+            return []
+        threads = min(len(sendable), self.settings.fan_out_concurrency)
+        with ThreadPoolExecutor(threads, thread_name_prefix="modelhooks-post") as pool:
+            return list(pool.map(self._attempt_one, sendable))
+
+    def _record(self, outcomes: list[Outcome]) -> set[str]:
+        recorded = set(deliveries.finish_attempts(outcomes))
+        for outcome in outcomes:
+            if outcome.delivery.id not in recorded:
+                log.warning("delivery %s: its claim ran out during the attempt; "
+                            "the attempt is not logged", outcome.delivery.id)
+        self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
+        return recorded
 
     def _matching_callbacks(self, event: Event) -> list[int]:
         version = event.model_version
@@ -96,6 +116,22 @@ class Sender:
             log.info("dropped %d deliveries of disabled callbacks: %s",
                      len(disabled), ", ".join(disabled[:20]))
         return [d for d in rows if d.callback.enabled]
+
+    def _attempt_one(self, delivery: Delivery) -> Outcome:
+        """Send one attempt and judge it; a fault of ours is a failed attempt."""
+        try:
+            record, result = self._post(delivery)
+            return self._judge(delivery, record, result.ok, result.retry_after)
+        except Exception as error:
+            log.error("delivery %s (event %s, callback %s): attempt broke inside "
+                      "modelhooks", delivery.id, delivery.event_id,
+                      delivery.callback_id, exc_info=True)
+            record = AttemptRecord(
+                started_at=utcnow(), duration=0.0, status_code=None,
+                error=f"InternalError: {type(error).__name__}: {error}",
+                excerpt="", truncated=False,
+            )
+            return self._judge(delivery, record, ok=False, retry_after=None)
 
     def _post(self, delivery: Delivery) -> tuple[AttemptRecord, AttemptResult]:
         callback = delivery.callback
@@ -116,21 +152,21 @@ class Sender:
         )
         return record, result
 
-    def _judge(self, delivery: Delivery, record: AttemptRecord,
-               result: AttemptResult) -> Outcome:
+    def _judge(self, delivery: Delivery, record: AttemptRecord, ok: bool,
+               retry_after: str | None) -> Outcome:
         callback = delivery.callback
         number = delivery.attempts_made + 1
 
-        if result.ok:
+        if ok:
             return Outcome(delivery, record, DeliveryState.SUCCEEDED)
-        if retry.is_gone(result.status_code):
+        if retry.is_gone(record.status_code):
             return Outcome(delivery, record, DeliveryState.FAILED)
         if number >= callback.attempt_count:
             return Outcome(delivery, record, DeliveryState.FAILED)
 
         delay = retry.next_delay(
-            interval=callback.attempt_interval, status_code=result.status_code,
-            retry_after=result.retry_after,
+            interval=callback.attempt_interval, status_code=record.status_code,
+            retry_after=retry_after,
             max_interval=self.settings.max_retry_interval, now=utcnow(),
         )
         return Outcome(delivery, record, DeliveryState.PENDING,

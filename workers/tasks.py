@@ -7,7 +7,7 @@ import threading
 
 from celery import Task
 
-from app import broker, db
+from app import broker, db, deliveries
 from workers import sweeper
 from workers.celery_app import celery_app, settings
 from workers.sender import Sender
@@ -34,8 +34,7 @@ def sender() -> Sender:
 @celery_app.task(name=broker.FAN_OUT_TASK)
 def fan_out(event_id: str) -> None:
     """Make an event's deliveries and their first attempts; schedule the retries."""
-    with db.connection():
-        attempted = sender().fan_out(event_id)
+    attempted = sender().fan_out(event_id)
 
     for item in attempted:
         if item.retry_in is not None:
@@ -45,12 +44,22 @@ def fan_out(event_id: str) -> None:
 @celery_app.task(name=broker.DELIVER_TASK, bind=True, max_retries=None)
 def deliver(self: Task, delivery_id: str) -> None:
     """The next attempt of one delivery; a failure retries after its interval."""
-    with db.connection():
-        attempted = sender().attempt([delivery_id])
+    attempted = sender().attempt([delivery_id])
+    if not attempted:
+        _wait_if_early(self, delivery_id)
 
     for item in attempted:
         if item.retry_in is not None:
             raise self.retry(countdown=item.retry_in)
+
+
+def _wait_if_early(task: Task, delivery_id: str) -> None:
+    # A message that arrives before its delivery is due (a clock ahead of the
+    # database's) comes back when it is, rather than waiting for the sweep.
+    with db.connection():
+        remaining = deliveries.seconds_until_due(delivery_id)
+    if remaining:
+        raise task.retry(countdown=remaining)
 
 
 @celery_app.task(name=broker.SWEEP_TASK)
