@@ -152,10 +152,17 @@ def _attempt_row(outcome: Outcome) -> dict[str, Any]:
         "started_at": record.started_at,
         "duration_ms": round(record.duration * 1000, 3),
         "status_code": record.status_code,
-        "error": record.error,
-        "response_excerpt": record.excerpt,
+        "error": _storable(record.error),
+        "response_excerpt": _storable(record.excerpt),
         "response_truncated": record.truncated,
     }
+
+
+def _storable(text: str | None) -> str | None:
+    # Receivers choose these bytes, and PostgreSQL refuses NUL in text: one NUL
+    # would fail the whole batch's transaction and leave every delivery in it
+    # to be sent again by the sweep.
+    return None if text is None else text.replace("\x00", "\ufffd")
 
 
 def _group_by_destination(outcomes: list[Outcome]
