@@ -110,10 +110,20 @@ def connection() -> Iterator[None]:
 def atomic(function: Callable[[], T]) -> T:
     """Run ``function`` in one transaction; a lost database becomes 503-worthy."""
     try:
-        with database.atomic():
+        with _transaction():
             return function()
     except UNAVAILABLE_ERRORS as error:
         raise DependencyUnavailable(f"database unavailable: {error}") from error
+
+
+def _transaction():
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        # Take SQLite's write lock at BEGIN. A transaction that reads first
+        # and writes later cannot wait for the lock: if another process wrote
+        # in between, SQLite fails it at once with "database is locked",
+        # whatever the busy timeout. Taken at BEGIN, the lock is waited for.
+        return database.atomic(lock_type="IMMEDIATE")
+    return database.atomic()
 
 
 def ping() -> None:
