@@ -188,7 +188,8 @@ class CeleryStack(Stack):
         db.open_database(self.settings.database_url)
         with db.connection():
             db.database.drop_tables(
-                list(ALL_MODELS) + [migrations.SchemaMigration], safe=True, cascade=True)
+                list(ALL_MODELS) + [migrations.SchemaMigration], safe=True,
+                cascade=not self.settings.is_sqlite)
             migrations.migrate()
 
     def _serve_api(self) -> None:
