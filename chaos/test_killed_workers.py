@@ -41,6 +41,7 @@ def finish_run(stack, receiver, figures, expected: int, killed_at: float) -> Arr
 
     arrivals = Arrivals.of(receiver.requests)
     figures.update(deliveries=len(arrivals.sends), requests=len(receiver.requests),
+                   requests_cut_short=receiver.cut_short,
                    duplicates=arrivals.duplicates,
                    deliveries_sent_twice=arrivals.deliveries_sent_twice,
                    one_webhook_id_per_delivery=arrivals.one_id_per_delivery)

@@ -47,6 +47,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
+        self.cut_short = 0
         self.scripts: dict[str, Script] = {}
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
@@ -72,6 +73,10 @@ class Receiver:
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length", 0))
         body = handler.rfile.read(length)
+        if len(body) < length:
+            # The sender died mid-request: nothing a receiver would accept.
+            self.cut_short += 1
+            return
         with self._lock:
             seen = sum(1 for r in self.requests if r.path == handler.path)
             self.requests.append(Received(handler.path, dict(handler.headers.items()),
