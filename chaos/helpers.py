@@ -27,6 +27,22 @@ def children_of(pid: int) -> list[int]:
     return sorted(found)
 
 
+def busiest(pids: list[int], window: float = 0.3) -> int:
+    """The process among ``pids`` that used the most CPU over ``window`` seconds."""
+    before = {pid: _cpu_ticks(pid) for pid in pids}
+    time.sleep(window)
+    return max(pids, key=lambda pid: _cpu_ticks(pid) - before[pid])
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    # utime and stime: the 14th and 15th fields, counted from the pid.
+    return int(fields[11]) + int(fields[12])
+
+
 def report_many(stack, names: list[str], threads: int = 4) -> list[dict]:
     """Post ``complete`` for each model name from a few threads at once."""
     with ThreadPoolExecutor(threads) as pool:
