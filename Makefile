@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: dev test chaos lint procs clean
+.PHONY: dev test test-service chaos lint procs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,11 @@ $(BIN)/.installed: pyproject.toml
 dev: $(BIN)/.installed
 	$(BIN)/modelhooks dev
 
-## test: install what the tests need and run them (PostgreSQL and Redis on 127.0.0.1)
-test: $(BIN)/.installed
+## test: install what the tests need and run them all (PostgreSQL and Redis on 127.0.0.1)
+test: test-service test-sdk
+
+## test-service: the service's own tests, unit and end to end
+test-service: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## chaos: the fault suite; starts its own Redis and PostgreSQL on free loopback ports
@@ -30,11 +33,14 @@ chaos: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check app workers tests
 
-## procs: the Procfile's processes against the local Redis and PostgreSQL
+## procs: web, worker and beat of the Procfile against the local Redis and PostgreSQL
+PROCS_ENV = DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} PORT=$${PORT:-5000} PATH=$(BIN):$$PATH
 procs: $(BIN)/.installed
-	DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
-	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
-	PORT=$${PORT:-5000} PATH=$(BIN):$$PATH $(BIN)/honcho start
+	$(PROCS_ENV) $(BIN)/modelhooks migrate
+	$(PROCS_ENV) $(BIN)/honcho start web worker beat
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+include sdk/Makefile.fragment

@@ -18,9 +18,14 @@ from app.payload import http_date
 from app.signing import new_secret
 
 
-def create(account: Account, data: dict[str, Any], settings: Settings) -> Callback:
+def create(
+    account: Account,
+    data: dict[str, Any],
+    settings: Settings,
+    resolve: targets.Resolver = targets.resolve_host,
+) -> Callback:
     """Store a new callback from validated ``data`` (url, filter, attempt)."""
-    _check(data, settings)
+    _check(data, settings, resolve)
 
     return Callback.create(
         account=account,
@@ -49,11 +54,15 @@ def list_for(account: Account) -> list[Callback]:
 
 
 def update(
-    account: Account, callback_id: int, changes: dict[str, Any], settings: Settings
+    account: Account,
+    callback_id: int,
+    changes: dict[str, Any],
+    settings: Settings,
+    resolve: targets.Resolver = targets.resolve_host,
 ) -> Callback:
     """Apply a partial edit; nested ``filter`` and ``attempt`` objects merge."""
     callback = get(account, callback_id)
-    _check(changes, settings)
+    _check(changes, settings, resolve)
 
     if "url" in changes:
         callback.url = changes["url"]
@@ -109,9 +118,11 @@ def to_dict(callback: Callback, *, with_secret: bool = False) -> dict[str, Any]:
     return shown
 
 
-def _check(data: dict[str, Any], settings: Settings) -> None:
+def _check(data: dict[str, Any], settings: Settings, resolve: targets.Resolver) -> None:
     if "url" in data:
-        targets.check_url(data["url"], allow_private=settings.allow_private_targets)
+        targets.check_url(
+            data["url"], allow_private=settings.allow_private_targets, resolve=resolve
+        )
     for key, pattern in data.get("filter", {}).items():
         patterns.validate(pattern, f"filter.{key}")
 

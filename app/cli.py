@@ -47,7 +47,8 @@ def with_database(command):
 @click.version_option(package_name="modelhooks")
 def cli() -> None:
     """modelhooks: callbacks for machine-learning model status changes."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 @cli.command()
@@ -107,4 +108,5 @@ def revoke_key(key_id: int) -> None:
 
 def _require_schema() -> None:
     if migrations.pending():
-        raise click.ClickException("the schema is not up to date: run 'modelhooks migrate'")
+        raise click.ClickException(
+            "the schema is not up to date: run 'modelhooks migrate'")

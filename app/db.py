@@ -56,7 +56,11 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
     path = url.split("://", 1)[1].lstrip("/") if "://" in url else ""
     if url.startswith("sqlite:////"):
         path = "/" + path
-    return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, timeout=10)
+    # BEGIN IMMEDIATE: a transaction that reads, then writes, takes the write
+    # lock at its start and waits for it (busy_timeout). A deferred one would
+    # fail at once with "database is locked" when another writer got in between.
+    return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS,
+                                 timeout=10, lock_type="IMMEDIATE")
 
 
 class CheckedPool(PooledPostgresqlDatabase):
@@ -110,20 +114,20 @@ def connection() -> Iterator[None]:
 def atomic(function: Callable[[], T]) -> T:
     """Run ``function`` in one transaction; a lost database becomes 503-worthy."""
     try:
-        with _transaction():
+        with database.atomic():
             return function()
     except UNAVAILABLE_ERRORS as error:
         raise DependencyUnavailable(f"database unavailable: {error}") from error
 
 
-def _transaction():
-    if isinstance(database.obj, peewee.SqliteDatabase):
-        # Take SQLite's write lock at BEGIN. A transaction that reads first
-        # and writes later cannot wait for the lock: if another process wrote
-        # in between, SQLite fails it at once with "database is locked",
-        # whatever the busy timeout. Taken at BEGIN, the lock is waited for.
-        return database.atomic(lock_type="IMMEDIATE")
-    return database.atomic()
+def for_update(query: peewee.ModelSelect) -> peewee.ModelSelect:
+    """Lock the selected rows until the transaction ends (PostgreSQL).
+
+    SQLite needs nothing: its transactions begin with the write lock held.
+    """
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        return query.for_update()
+    return query
 
 
 def ping() -> None:

@@ -126,7 +126,14 @@ def finish_attempts(outcomes: list[Outcome]) -> None:
         return
 
     def write() -> None:
-        Attempt.insert_many([_attempt_row(o) for o in outcomes]).execute()
+        # A callback deleted during the attempt took its deliveries with it;
+        # there is nothing left to log the attempt against.
+        ids = [o.delivery.id for o in outcomes]
+        alive = {row.id for row in db.for_update(
+            Delivery.select(Delivery.id).where(Delivery.id.in_(ids)))}
+        rows = [_attempt_row(o) for o in outcomes if o.delivery.id in alive]
+        if rows:
+            Attempt.insert_many(rows).execute()
         for (state, next_at), ids in _group_by_destination(outcomes).items():
             changes: dict[Any, Any] = {
                 Delivery.state: state,

@@ -33,7 +33,9 @@ class ConfigError(ModelhooksError):
 class InvalidInput(ModelhooksError):
     """Input breaks a rule; ``fields`` maps each bad field's path to its messages."""
 
-    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, message: str, fields: dict[str, list[str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.fields = fields or {}
 

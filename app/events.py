@@ -75,9 +75,7 @@ def _lock_model_version(account: Account, report: dict[str, Any]) -> ModelVersio
         & (ModelVersion.name == report["name"])
         & (ModelVersion.version == report["version"])
     )
-    query = ModelVersion.select().where(key)
-    if isinstance(db.database.obj, peewee.PostgresqlDatabase):
-        query = query.for_update()
+    query = db.for_update(ModelVersion.select().where(key))
 
     version = query.first()
     if version is not None:

@@ -196,7 +196,8 @@ class TimeString(StrictString):
 
 
 def _name(description: str) -> StrictString:
-    return StrictString(required=True, validate=validate.Length(min=1, max=MAX_NAME_LENGTH),
+    return StrictString(required=True,
+                        validate=validate.Length(min=1, max=MAX_NAME_LENGTH),
                         metadata={"description": description})
 
 
@@ -207,12 +208,14 @@ def _status(**kwargs) -> StrictString:
 class ModelStatusIn(StrictSchema):
     project_name = _name("Project of the model.")
     name = _name("Name of the model.")
-    version = StrictInteger(required=True, validate=validate.Range(min=0, max=2**31 - 1))
+    version = StrictInteger(required=True,
+                            validate=validate.Range(min=0, max=2**31 - 1))
     status = _status(required=True, metadata={"description": "The new status."})
     predictor_id = StrictInteger(validate=validate.Range(min=0, max=2**63 - 1),
-                                 metadata={"description": "Assigned once when omitted."})
+                                 metadata={"description": "Assigned once if omitted."})
     active = StrictBoolean()
-    predictor_created_at = TimeString(metadata={"description": "ISO 8601 or HTTP date."})
+    predictor_created_at = TimeString(
+        metadata={"description": "ISO 8601 or HTTP date."})
     changed_at = TimeString(metadata={"description": "Defaults to the time received."})
     old_status = _status(allow_none=True, metadata={
         "description": "Defaults to the last status known for this version."})

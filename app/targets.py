@@ -110,12 +110,13 @@ def check_url(
 ) -> None:
     """Refuse, with ``DestinationNotAllowed``, a URL a callback may not use.
 
-    The URL must be http or https, name a host and be at most 2048 characters.
-    Unless ``allow_private``, its host must be a public address or a name all
-    of whose addresses are public. A name that does not resolve is refused
-    too, as nothing shows it is public; with ``allow_private`` nothing is
-    looked up, so a receiver whose name does not exist yet may be registered
-    and the check is left to ``resolve_destination`` at connect time.
+    The URL must be http or https, name a host and be at most 2048 characters,
+    without spaces, control characters or user:password credentials. Unless
+    ``allow_private``, its host must be a public address or a name all of whose
+    addresses are public. A name that does not resolve is refused too, as
+    nothing shows it is public; with ``allow_private`` nothing is looked up,
+    so a receiver whose name does not exist yet may be registered, and the
+    check is left to ``resolve_destination`` at connect time.
     """
     _, host, port, _ = _split(url)
     if allow_private:
@@ -155,9 +156,6 @@ def address_problem(address: IPAddress) -> str | None:
     for network, kind in _REFUSED:
         if address.version == network.version and address in network:
             return kind
-
-    if address.version == 4 and address == ipaddress.IPv4Address("255.255.255.255"):
-        return "broadcast"
     return None
 
 

@@ -16,7 +16,8 @@ URL = "http://127.0.0.1:9000/hook"
         ({}, "an API key is required: send 'Authorization: Bearer <key>'"),
         ({"Authorization": "Basic dXNlcjpwdw=="},
          "the Authorization header must be 'Bearer <key>'"),
-        ({"Authorization": "Bearer "}, "the Authorization header must be 'Bearer <key>'"),
+        ({"Authorization": "Bearer "},
+         "the Authorization header must be 'Bearer <key>'"),
         ({"Authorization": "Bearer mh_not-a-key"}, "the API key is unknown or revoked"),
     ],
     ids=["missing", "basic", "empty", "unknown"],
@@ -53,8 +54,8 @@ def test_another_accounts_callback_is_404_as_if_unknown(
                          headers={"Authorization": f"Bearer {other_account_key}"})
     callback_id = theirs.get_json()["id"]
 
-    answer = getattr(client, method)(f"{BASE}/{callback_id}", headers=auth,
-                                     **({"json": {"url": URL}} if method == "put" else {}))
+    body = {"json": {"url": URL}} if method == "put" else {}
+    answer = getattr(client, method)(f"{BASE}/{callback_id}", headers=auth, **body)
 
     assert answer.status_code == 404
     assert answer.get_json()["error"]["message"] == f"no callback with id {callback_id}"

@@ -121,3 +121,26 @@ def test_a_body_over_64_kib_is_413(client, auth):
 
     assert answer.status_code == 413
     assert answer.get_json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    ("attempt", "field"),
+    [
+        ('{"interval": NaN}', "attempt.interval"),
+        ('{"interval": Infinity}', "attempt.interval"),
+        ('{"http_timeout": -Infinity}', "attempt.http_timeout"),
+        ('{"interval": 1e400}', "attempt.interval"),
+        ('{"count": 1e400}', "attempt.count"),
+        ('{"interval": true}', "attempt.interval"),
+        ('{"count": 3.0}', "attempt.count"),
+    ],
+    ids=lambda v: v if v.startswith("{") else None,
+)
+def test_numbers_json_does_not_allow_are_refused_by_name(client, auth, attempt, field):
+    # Python's JSON parser accepts NaN and Infinity, and reads 1e400 as infinity.
+    body = f'{{"url": "{URL}", "attempt": {attempt}}}'
+
+    answer = client.post(BASE, data=body,
+                         headers={**auth, "Content-Type": "application/json"})
+
+    assert list(bad_field(answer)) == [field]

@@ -59,7 +59,8 @@ def test_keys_create_and_revoke(run):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("accounts", "create", "acme"), "Error: name: an account named 'acme' exists already"),
+        (("accounts", "create", "acme"),
+         "Error: name: an account named 'acme' exists already"),
         (("keys", "create", "nobody"), "Error: no account named 'nobody'"),
         (("keys", "revoke", "999"), "Error: no API key with id 999"),
     ],
@@ -79,7 +80,8 @@ def test_a_bad_argument_names_the_argument(run):
     result = run("keys", "revoke", "zero")
 
     assert result.exit_code == 2
-    assert "KEY_ID" in result.output and "'zero' is not a valid integer" in result.output
+    assert "KEY_ID" in result.output
+    assert "'zero' is not a valid integer" in result.output
 
 
 def test_a_bad_setting_stops_the_command_with_the_variable_named(run, monkeypatch):

@@ -52,7 +52,8 @@ def test_values_are_read_from_the_heroku_style_variables():
         ("MODELHOOKS_TRIGGER_STATUSES", ",",
          "MODELHOOKS_TRIGGER_STATUSES: must list at least one status; got ','"),
         ("MODELHOOKS_LOG_LEVEL", "LOUD",
-         "MODELHOOKS_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR; got 'LOUD'"),
+         "MODELHOOKS_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR; "
+         "got 'LOUD'"),
     ],
     ids=lambda v: v if isinstance(v, str) and v.isupper() else None,
 )

@@ -29,7 +29,7 @@ WORKER_THREADS = 8
 
 def use_dev_environment() -> config.Settings:
     """Put the dev defaults in the environment every part reads, and load it."""
-    os.environ["REDIS_URL"] = "memory://"
+    os.environ["REDIS_URL"] = "memory://localhost/"
     os.environ.setdefault("MODELHOOKS_ALLOW_PRIVATE_TARGETS", "true")
     os.environ.setdefault("MODELHOOKS_SWEEP_INTERVAL", "5")
     os.environ.setdefault("MODELHOOKS_SWEEP_GRACE", "10")

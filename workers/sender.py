@@ -43,7 +43,8 @@ class Sender:
         self.transport = transport
         self._lease_margin = timedelta(seconds=settings.sweep_grace)
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.fan_out_concurrency, thread_name_prefix="modelhooks-post"
+            max_workers=settings.fan_out_concurrency,
+            thread_name_prefix="modelhooks-post",
         )
 
     def close(self) -> None:
@@ -72,7 +73,7 @@ class Sender:
 
         results = list(self._pool.map(self._post, sendable))
         outcomes = [self._judge(d, record, result) for d, (record, result)
-                    in zip(sendable, results)]
+                    in zip(sendable, results, strict=True)]
 
         deliveries.finish_attempts(outcomes)
         self._apply_gone(outcomes)
@@ -154,7 +155,8 @@ class Sender:
         if outcome.next_attempt_at is not None:
             retry_in = max(0.0, (outcome.next_attempt_at - utcnow()).total_seconds())
 
-        level = logging.INFO if outcome.state != DeliveryState.PENDING else logging.WARNING
+        waiting = outcome.state == DeliveryState.PENDING
+        level = logging.WARNING if waiting else logging.INFO
         log.log(level, "delivery %s (event %s, callback %s) attempt %d: %s -> %s%s",
                 delivery.id, delivery.event_id, delivery.callback_id, number, answer,
                 outcome.state,

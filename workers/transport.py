@@ -7,15 +7,12 @@ most ``excerpt_limit`` bytes of the answer, and holds the whole attempt,
 connect to last byte, to one deadline. Whatever the receiver does, ``post``
 returns an ``AttemptResult`` instead of raising.
 
-The deadline is enforced by the sockets themselves: before every connect,
-send, receive and TLS handshake they set their timeout to the time left. The
-deadline lives in a context variable, so a pooled keep-alive connection obeys
-whichever attempt is using it, on whichever thread.
+The deadline is kept by the sockets of ``workers.deadline``, which this
+module plugs into urllib3's connection pools.
 """
 
 from __future__ import annotations
 
-import contextvars
 import http.client
 import logging
 import socket
@@ -24,7 +21,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -34,13 +30,10 @@ from urllib3.response import BaseHTTPResponse
 
 from app.errors import DestinationNotAllowed
 from app.targets import Destination, Resolver, resolve_destination, resolve_host
+from workers.deadline import DeadlineTLSSocket, attempt_deadline, open_socket
 
 log = logging.getLogger("modelhooks.transport")
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "modelhooks_attempt_deadline", default=None
-)
-_REDIRECTS = {301, 302, 303, 307, 308}
 _RETRY_AFTER_STATUSES = {429, 503}
 
 
@@ -62,77 +55,14 @@ class AttemptResult:
     retry_after: str | None = None
 
 
-class _DeadlineExpired(TimeoutError):
-    """The attempt's deadline passed before a socket call could start."""
-
-
-class _DeadlineMixin:
-    """Give every blocking socket call only the time left before the deadline."""
-
-    def _arm(self) -> None:
-        deadline = None
-        if deadline is None:
-            return
-
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _DeadlineExpired("attempt deadline passed")
-        self.settimeout(remaining)  # type: ignore[attr-defined]
-
-    def connect(self, address: Any) -> None:
-        self._arm()
-        super().connect(address)  # type: ignore[misc]
-
-    def recv(self, *args: Any) -> bytes:
-        self._arm()
-        return super().recv(*args)  # type: ignore[misc,no-any-return]
-
-    def recv_into(self, *args: Any) -> int:
-        self._arm()
-        return super().recv_into(*args)  # type: ignore[misc,no-any-return]
-
-    def send(self, *args: Any) -> int:
-        self._arm()
-        return super().send(*args)  # type: ignore[misc,no-any-return]
-
-    def sendall(self, *args: Any) -> None:
-        self._arm()
-        super().sendall(*args)  # type: ignore[misc]
-
-
-class _DeadlineSocket(_DeadlineMixin, socket.socket):
-    """A TCP socket bound by the current attempt's deadline."""
-
-
-class _DeadlineTLSSocket(_DeadlineMixin, ssl.SSLSocket):
-    """A TLS socket bound by the current attempt's deadline, handshake included."""
-
-    def do_handshake(self, *args: Any) -> None:
-        self._arm()
-        super().do_handshake(*args)
-
-
-def _open_socket(ip: str, port: int) -> socket.socket:
-    """Connect to the pinned address; no name is looked up here."""
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    sock = _DeadlineSocket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.connect((ip, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 class _Connection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        return _open_socket(self.host, self.port)
+        return open_socket(self.host, self.port, self.timeout)
 
 
 class _TLSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
-        return _open_socket(self.host, self.port)
+        return open_socket(self.host, self.port, self.timeout)
 
 
 class _Pool(HTTPConnectionPool):
@@ -166,7 +96,7 @@ class Transport:
         self.excerpt_limit = excerpt_limit
         self._resolve = resolve
         self._ssl_context = ssl_context or ssl.create_default_context()
-        self._ssl_context.sslsocket_class = _DeadlineTLSSocket
+        self._ssl_context.sslsocket_class = DeadlineTLSSocket
         self._connections_per_pool = connections_per_pool
         self._max_pools = max_pools
         self._pools: OrderedDict[tuple[str, str, int, str], HTTPConnectionPool] = (
@@ -179,11 +109,8 @@ class Transport:
     ) -> AttemptResult:
         """POST ``body`` to ``url``; the attempt ends ``timeout`` seconds in."""
         started = time.monotonic()
-        token = _deadline.set(started + timeout)
-        try:
+        with attempt_deadline(timeout):
             result = self._attempt(url, body, headers, timeout)
-        finally:
-            _deadline.reset(token)
 
         result = replace(result, duration=time.monotonic() - started)
         log.debug("attempt to %s: %s", _origin(url), result)

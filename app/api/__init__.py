@@ -7,7 +7,7 @@ import logging
 from flask import Flask, request
 from flask_smorest import Api
 
-from app import __version__, config, db
+from app import __version__, config, db, targets
 from app.api import errors
 from app.broker import Broker
 from app.config import Settings
@@ -17,7 +17,12 @@ log = logging.getLogger("modelhooks.api")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def build_app(settings: Settings | None = None, broker: Broker | None = None) -> Flask:
+def build_app(
+    settings: Settings | None = None,
+    broker: Broker | None = None,
+    resolve: targets.Resolver = targets.resolve_host,
+) -> Flask:
+    """The API app; ``resolve`` looks up the names of callback URLs (tests fake it)."""
     settings = settings or config.from_env()
     db.open_database(settings.database_url)
 
@@ -37,6 +42,7 @@ def build_app(settings: Settings | None = None, broker: Broker | None = None) ->
         },
     )
     app.extensions["modelhooks.broker"] = broker or Broker(settings.redis_url)
+    app.extensions["modelhooks.resolve"] = resolve
 
     _register_blueprints(Api(app))
     errors.register(app)

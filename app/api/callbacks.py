@@ -28,6 +28,10 @@ def _settings():
     return current_app.config["MODELHOOKS_SETTINGS"]
 
 
+def _resolve():
+    return current_app.extensions["modelhooks.resolve"]
+
+
 @blp.route("")
 class CallbackCollection(MethodView):
     @blp.response(200, CallbackOut(many=True))
@@ -42,7 +46,7 @@ class CallbackCollection(MethodView):
     @blp.alt_response(401, schema=ErrorEnvelope)
     def post(self, data):
         """Register a callback; the answer shows its signing secret, this once."""
-        callback = callbacks.create(g.account, data, _settings())
+        callback = callbacks.create(g.account, data, _settings(), resolve=_resolve())
         return callbacks.to_dict(callback, with_secret=True)
 
 
@@ -62,7 +66,9 @@ class CallbackItem(MethodView):
     @blp.alt_response(404, schema=ErrorEnvelope)
     def put(self, changes, callback_id):
         """Edit any subset of url, filter, attempt, enabled; nested objects merge."""
-        callback = callbacks.update(g.account, callback_id, changes, _settings())
+        callback = callbacks.update(
+            g.account, callback_id, changes, _settings(), resolve=_resolve()
+        )
         return callbacks.to_dict(callback)
 
     @blp.response(200, Deleted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app import callbacks, deliveries
 from app.api.auth import require_account
@@ -15,7 +16,7 @@ blp.before_request(require_account)
 
 
 @blp.route("/<int:callback_id>/deliveries", methods=["GET"])
-@blp.arguments(DeliveriesQuery, location="query")
+@blp.arguments(DeliveriesQuery, location="query", unknown=RAISE)
 @blp.response(200, DeliveryPage)
 @blp.alt_response(400, schema=ErrorEnvelope)
 @blp.alt_response(401, schema=ErrorEnvelope)
@@ -23,6 +24,6 @@ blp.before_request(require_account)
 def list_deliveries(query, callback_id):
     """The callback's deliveries, newest first, each with every attempt."""
     callback = callbacks.get(g.account, callback_id)
-    page, total = deliveries.page_for_callback(callback, query["limit"], query["offset"])
-    return {"deliveries": page, "total": total, "limit": query["limit"],
-            "offset": query["offset"]}
+    limit, offset = query["limit"], query["offset"]
+    page, total = deliveries.page_for_callback(callback, limit, offset)
+    return {"deliveries": page, "total": total, "limit": limit, "offset": offset}

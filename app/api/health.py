@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
-from app import broker, db
+from app import db
 from app.errors import DependencyUnavailable
 from app.schemas import Health
 

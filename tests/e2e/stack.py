@@ -188,7 +188,7 @@ class CeleryStack(Stack):
         db.open_database(self.settings.database_url)
         with db.connection():
             db.database.drop_tables(
-                list(ALL_MODELS) + [migrations.SchemaMigration], safe=True,
+                [*ALL_MODELS, migrations.SchemaMigration], safe=True,
                 cascade=not self.settings.is_sqlite)
             migrations.migrate()
 

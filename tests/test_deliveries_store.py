@@ -1,0 +1,78 @@
+"""The deliveries store under concurrent change: deletes and parallel writers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+
+from app import accounts, callbacks, db, deliveries, events
+from app.config import Settings
+from app.deliveries import AttemptRecord, Outcome
+from app.models import Attempt, Delivery, DeliveryState, Event
+
+RECORD = AttemptRecord(started_at=datetime(2026, 12, 4, 9, 0), duration=0.1,
+                       status_code=200, error=None, excerpt="ok", truncated=False)
+
+
+def one_delivery(account) -> tuple[int, str]:
+    callback = callbacks.create(
+        account, {"url": "http://127.0.0.1:9/h",
+                  "filter": {"model_name": ".*", "project_name": ".*"},
+                  "attempt": {"count": 3, "interval": 1, "http_timeout": 1}},
+        Settings(allow_private_targets=True))
+    change = events.record(account, {"project_name": "p", "name": "m", "version": 1,
+                                     "status": "complete"}, frozenset({"complete"}))
+    deliveries.create_for_event(Event.get_by_id(change.event_id), [callback.id])
+    return callback.id, Delivery.get(Delivery.callback == callback.id).id
+
+
+def test_an_attempt_finished_after_its_callback_was_deleted_logs_nothing(database):
+    account = accounts.create_account("acme").account
+    callback_id, delivery_id = one_delivery(account)
+    deliveries.claim([delivery_id], timedelta(seconds=5))
+    [claimed] = deliveries.load_claimed([delivery_id])
+
+    callbacks.delete(account, callback_id)
+    deliveries.finish_attempts([Outcome(claimed, RECORD, DeliveryState.SUCCEEDED)])
+
+    assert Attempt.select().count() == 0
+    assert Delivery.select().count() == 0
+
+
+def test_a_second_claim_of_a_claimed_delivery_takes_nothing(database):
+    account = accounts.create_account("acme").account
+    _, delivery_id = one_delivery(account)
+
+    first = deliveries.claim([delivery_id], timedelta(seconds=5))
+    second = deliveries.claim([delivery_id], timedelta(seconds=5))
+
+    assert (first, second) == ([delivery_id], [])
+    assert Delivery.get_by_id(delivery_id).state == DeliveryState.SENDING
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_parallel_status_reports_on_sqlite_never_meet_a_locked_database(
+    client, auth
+):
+    failures: list[int] = []
+
+    def report(worker: int) -> None:
+        with db.connection():
+            for n in range(15):
+                answer = client.post("/cloud/model_status", headers=auth, json={
+                    "project_name": "p", "name": f"m{worker}", "version": n,
+                    "status": "complete"})
+                if answer.status_code != 202:
+                    failures.append(answer.status_code)
+
+    threads = [threading.Thread(target=report, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == []
+    with db.connection():
+        assert Event.select().count() == 8 * 15
