@@ -52,15 +52,27 @@ class StrictBoolean(fields.Boolean):
 
 
 class StrictString(fields.String):
-    """A JSON string without NUL characters (PostgreSQL cannot store them)."""
+    """A JSON string that every database can store.
 
-    default_error_messages = {"nul": "Must not contain NUL characters."}
+    PostgreSQL text cannot hold a NUL character, and a lone surrogate
+    (``"\\ud800"`` in JSON) has no UTF-8 form: both are refused here rather
+    than failing later inside the database driver.
+    """
+
+    default_error_messages = {
+        "nul": "Must not contain a NUL character (\\u0000).",
+        "surrogate": "Must be valid Unicode; got a lone surrogate.",
+    }
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")
         if "\x00" in value:
             raise self.make_error("nul")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("surrogate") from None
         return value
 
 

@@ -39,7 +39,7 @@ def test_a_nul_character_in_a_callback_is_400(client, auth, body, field):
 
     assert answer.status_code == 400
     assert answer.get_json()["error"]["fields"][field] == [
-        "Must not contain NUL characters."]
+        "Must not contain a NUL character (\\u0000)."]
 
 
 @pytest.mark.parametrize(

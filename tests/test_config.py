@@ -47,6 +47,8 @@ def test_values_are_read_from_the_heroku_style_variables():
          "MODELHOOKS_ALLOW_PRIVATE_TARGETS: must be true or false; got 'yes'"),
         ("MODELHOOKS_SWEEP_INTERVAL", "soon",
          "MODELHOOKS_SWEEP_INTERVAL: must be a number of seconds; got 'soon'"),
+        ("MODELHOOKS_VISIBILITY_TIMEOUT", "0.5",
+         "MODELHOOKS_VISIBILITY_TIMEOUT: must be between 1 and 604800; got '0.5'"),
         ("MODELHOOKS_TRIGGER_STATUSES", ",",
          "MODELHOOKS_TRIGGER_STATUSES: must list at least one status; got ','"),
         ("MODELHOOKS_LOG_LEVEL", "LOUD",
@@ -61,3 +63,8 @@ def test_a_bad_value_is_one_error_naming_the_variable(variable, value, message):
 
     assert str(raised.value) == message
     assert raised.value.variable == variable
+
+
+def test_the_visibility_timeout_is_unset_unless_given():
+    assert from_env({}).visibility_timeout is None
+    assert from_env({"MODELHOOKS_VISIBILITY_TIMEOUT": "2"}).visibility_timeout == 2.0
