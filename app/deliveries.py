@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from peewee import fn
+
 from app import db
 from app.models import (
     Attempt,
@@ -75,34 +77,29 @@ def claim(delivery_ids: list[str], margin: timedelta, rounds: int = 1) -> list[s
 
     Only pending deliveries that are due are taken: a copy of a message that
     arrives for a delivery being sent, finished or not yet due takes nothing.
-    Each claim is a lease that ends ``margin`` after the attempt's deadline
-    (``rounds`` deadlines when the caller sends them in that many waves); past
-    it, the sweep presumes the worker dead and hands the delivery out again.
+    Each claim is a lease; past it, the sweep presumes the worker dead and hands
+    the delivery out again. The caller sends the batch in ``rounds`` waves in no
+    set order, so every lease covers that many of the batch's longest attempts.
     """
-    claimed: list[str] = []
-    for http_timeout, ids in _by_http_timeout(delivery_ids).items():
-        now = utcnow()
-        lease_until = now + timedelta(seconds=http_timeout * rounds) + margin
-        query = (
-            Delivery.update(state=DeliveryState.SENDING, lease_until=lease_until)
-            .where((Delivery.id.in_(ids))
-                   & (Delivery.state == DeliveryState.PENDING)
-                   & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
-            .returning(Delivery.id)
-        )
-        claimed += [row.id for row in db.atomic(lambda q=query: list(q.execute()))]
-    return claimed
-
-
-def _by_http_timeout(delivery_ids: list[str]) -> dict[float, list[str]]:
-    groups: dict[float, list[str]] = {}
     if not delivery_ids:
-        return groups
-    query = (Delivery.select(Delivery.id, Callback.attempt_http_timeout)
-             .join(Callback).where(Delivery.id.in_(delivery_ids)).tuples())
-    for delivery_id, http_timeout in query:
-        groups.setdefault(http_timeout, []).append(delivery_id)
-    return groups
+        return []
+    now = utcnow()
+    longest = _longest_http_timeout(delivery_ids)
+    lease_until = now + timedelta(seconds=longest * rounds) + margin
+    query = (
+        Delivery.update(state=DeliveryState.SENDING, lease_until=lease_until)
+        .where((Delivery.id.in_(delivery_ids))
+               & (Delivery.state == DeliveryState.PENDING)
+               & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
+        .returning(Delivery.id)
+    )
+    return db.atomic(lambda: [row.id for row in query.execute()])
+
+
+def _longest_http_timeout(delivery_ids: list[str]) -> float:
+    longest = (Delivery.select(fn.MAX(Callback.attempt_http_timeout))
+               .join(Callback).where(Delivery.id.in_(delivery_ids)).scalar())
+    return longest or 0.0
 
 
 def load_claimed(delivery_ids: list[str]) -> list[Delivery]:
@@ -234,8 +231,11 @@ def take_overdue(older_than: timedelta, limit: int = 1000) -> list[str]:
     ids = [row.id for row in late]
     if not ids:
         return []
+    # Still late at the UPDATE: an attempt recorded since the SELECT has set
+    # its own next attempt, which must stand.
     query = Delivery.update(next_attempt_at=now).where(
         Delivery.id.in_(ids) & (Delivery.state == DeliveryState.PENDING)
+        & (Delivery.next_attempt_at < now - older_than)
     ).returning(Delivery.id)
     return db.atomic(lambda: [row.id for row in query.execute()])
 
@@ -252,13 +252,14 @@ def seconds_until_due(delivery_id: str) -> float | None:
 def reclaim_abandoned() -> list[str]:
     """Put back to pending the deliveries whose worker died mid-attempt."""
     now = utcnow()
-    abandoned = [row.id for row in Delivery.select(Delivery.id).where(
-        (Delivery.state == DeliveryState.SENDING) & (Delivery.lease_until < now))]
+    # The lease is checked again in the UPDATE: a delivery reclaimed and claimed
+    # anew since the SELECT holds a fresh lease, which must not be undone.
+    query = Delivery.update(state=DeliveryState.PENDING, lease_until=None,
+                            next_attempt_at=now).where(
+        (Delivery.state == DeliveryState.SENDING) & (Delivery.lease_until < now)
+    ).returning(Delivery.id)
+    abandoned = db.atomic(lambda: [row.id for row in query.execute()])
     if abandoned:
-        Delivery.update(state=DeliveryState.PENDING, lease_until=None,
-                        next_attempt_at=now).where(
-            (Delivery.id.in_(abandoned)) & (Delivery.state == DeliveryState.SENDING)
-        ).execute()
         log.warning("reclaimed %d deliveries whose worker stopped mid-attempt: %s",
                     len(abandoned), ", ".join(abandoned[:20]))
     return abandoned

@@ -130,3 +130,53 @@ def test_an_overdue_delivery_is_handed_out_once_per_grace_period(delivery_id):
 
     assert (first, second) == ([delivery_id], [])
     assert deliveries.seconds_until_due(delivery_id) == 0.0
+
+
+def test_every_lease_in_a_batch_covers_its_longest_attempts(database):
+    account = accounts.create_account("acme").account
+    ids = []
+    for http_timeout in (0.5, 4.0):
+        callback = callbacks.create(
+            account, {"url": "http://127.0.0.1:9/h",
+                      "filter": {"model_name": ".*", "project_name": ".*"},
+                      "attempt": {"count": 1, "interval": 1,
+                                  "http_timeout": http_timeout}}, SETTINGS)
+        ids.append(callback.id)
+    change = events.record(account, {"project_name": "p", "name": "m", "version": 1,
+                                     "status": "complete"}, frozenset({"complete"}))
+    deliveries.create_for_event(Event.get_by_id(change.event_id), ids)
+    before = utcnow()
+
+    claimed = deliveries.claim([d.id for d in Delivery.select()],
+                               timedelta(seconds=5), rounds=3)
+
+    leases = {d.lease_until for d in Delivery.select()}
+    assert len(claimed) == 2 and len(leases) == 1
+    [lease] = leases
+    assert before + timedelta(seconds=17) <= lease <= utcnow() + timedelta(seconds=17)
+
+
+def test_a_sweep_does_not_undo_a_claim_made_after_the_lease_it_found_expired(
+    delivery_id
+):
+    deliveries.claim([delivery_id], timedelta(seconds=5))
+    Delivery.update(lease_until=utcnow() - timedelta(seconds=1)).execute()
+    assert deliveries.reclaim_abandoned() == [delivery_id]
+    deliveries.claim([delivery_id], timedelta(seconds=5))
+    fresh = Delivery.get_by_id(delivery_id).lease_until
+
+    again = deliveries.reclaim_abandoned()
+
+    delivery = Delivery.get_by_id(delivery_id)
+    assert again == []
+    assert (delivery.state, delivery.lease_until) == (DeliveryState.SENDING, fresh)
+
+
+def test_a_delivery_waiting_for_its_retry_is_not_overdue(delivery_id):
+    later = utcnow() + timedelta(minutes=10)
+    Delivery.update(next_attempt_at=later).execute()
+
+    taken = deliveries.take_overdue(timedelta(seconds=1))
+
+    assert taken == []
+    assert Delivery.get_by_id(delivery_id).next_attempt_at == later

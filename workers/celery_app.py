@@ -46,7 +46,10 @@ def make_celery(settings: config.Settings) -> Celery:
         broker_pool_limit=200,
         broker_transport_options={"visibility_timeout": visibility_timeout(settings)},
         beat_schedule={
-            "sweep": {"task": broker.SWEEP_TASK, "schedule": settings.sweep_interval},
+            # A sweep still queued when the next is due is dropped: behind a
+            # backlog, piled-up sweeps would only run over each other.
+            "sweep": {"task": broker.SWEEP_TASK, "schedule": settings.sweep_interval,
+                      "options": {"expires": settings.sweep_interval}},
         },
     )
     return celery

@@ -19,6 +19,7 @@ from datetime import timedelta
 from app import __version__, callbacks, db, deliveries, patterns, retry
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
+from app.errors import DependencyUnavailable
 from app.models import Callback, Delivery, DeliveryState, Event, utcnow
 from app.signing import signature_headers
 from workers.transport import AttemptResult, Transport
@@ -26,6 +27,9 @@ from workers.transport import AttemptResult, Transport
 log = logging.getLogger("modelhooks.delivery")
 
 USER_AGENT = f"modelhooks/{__version__}"
+
+# Pauses between tries at recording a batch of attempts (seconds).
+RECORD_RETRY_PAUSES = (0.5, 2.0)
 
 
 
@@ -79,8 +83,7 @@ class Sender:
 
         outcomes = self._send_all(sendable)
 
-        with db.connection():
-            recorded = db.atomic(lambda: self._record(outcomes))
+        recorded = self._record_with_retries(outcomes)
         return [self._report(o) for o in outcomes if o.delivery.id in recorded]
 
     def _send_all(self, sendable: list[Delivery]) -> list[Outcome]:
@@ -89,6 +92,21 @@ class Sender:
         threads = min(len(sendable), self.settings.fan_out_concurrency)
         with ThreadPoolExecutor(threads, thread_name_prefix="modelhooks-post") as pool:
             return list(pool.map(self._attempt_one, sendable))
+
+    def _record_with_retries(self, outcomes: list[Outcome]) -> set[str]:
+        # The POSTs are made: losing their record to a passing database fault
+        # (a deadlock, a dropped connection) would have the sweep send them
+        # again, so the record is tried a few times before giving up.
+        for pause in RECORD_RETRY_PAUSES:
+            try:
+                with db.connection():
+                    return db.atomic(lambda: self._record(outcomes))
+            except DependencyUnavailable as error:
+                log.warning("recording %d attempts failed, again in %.1f s: %s",
+                            len(outcomes), pause, error)
+                time.sleep(pause)
+        with db.connection():
+            return db.atomic(lambda: self._record(outcomes))
 
     def _record(self, outcomes: list[Outcome]) -> set[str]:
         recorded = set(deliveries.finish_attempts(outcomes))
@@ -173,15 +191,16 @@ class Sender:
                        next_attempt_at=utcnow() + timedelta(seconds=delay))
 
     def _apply_gone(self, outcomes: list[Outcome]) -> None:
-        for outcome in outcomes:
-            if not retry.is_gone(outcome.record.status_code):
-                continue
-            callback = outcome.delivery.callback
-            callbacks.disable(callback.id, "the receiver answered 410 Gone")
-            dropped = deliveries.drop_pending(callback.id)
+        gone = {o.delivery.callback_id: o.delivery.id for o in outcomes
+                if retry.is_gone(o.record.status_code)}
+        # Callbacks in id order: two batches disabling the same callbacks lock
+        # them in the same order and cannot deadlock.
+        for callback_id in sorted(gone):
+            callbacks.disable(callback_id, "the receiver answered 410 Gone")
+            dropped = deliveries.drop_pending(callback_id)
             log.warning("callback %s disabled: delivery %s answered 410 Gone; "
-                        "%d pending deliveries dropped", callback.id,
-                        outcome.delivery.id, dropped)
+                        "%d pending deliveries dropped", callback_id,
+                        gone[callback_id], dropped)
 
     def _report(self, outcome: Outcome) -> Attempted:
         delivery, record = outcome.delivery, outcome.record

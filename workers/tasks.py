@@ -15,6 +15,9 @@ from workers.transport import Transport
 
 log = logging.getLogger("modelhooks.worker")
 
+# How early a message may arrive and still be put back to wait (seconds).
+EARLY_TOLERANCE = 5.0
+
 _sender: Sender | None = None
 _sender_lock = threading.Lock()
 
@@ -54,11 +57,14 @@ def deliver(self: Task, delivery_id: str) -> None:
 
 
 def _wait_if_early(task: Task, delivery_id: str) -> None:
-    # A message that arrives before its delivery is due (a clock ahead of the
-    # database's) comes back when it is, rather than waiting for the sweep.
+    # A message that arrives a moment before its delivery is due (a clock a
+    # little ahead of the database's) comes back when it is. A copy that is
+    # early by more is a stale duplicate: the delivery's own message or the
+    # sweep will make the attempt, and keeping the copy alive would only let
+    # copies pile up attempt after attempt.
     with db.connection():
         remaining = deliveries.seconds_until_due(delivery_id)
-    if remaining:
+    if remaining and remaining <= EARLY_TOLERANCE:
         raise task.retry(countdown=remaining)
 
 
