@@ -68,3 +68,17 @@ def test_a_bad_value_is_one_error_naming_the_variable(variable, value, message):
 def test_the_visibility_timeout_is_unset_unless_given():
     assert from_env({}).visibility_timeout is None
     assert from_env({"MODELHOOKS_VISIBILITY_TIMEOUT": "2"}).visibility_timeout == 2.0
+
+
+def test_the_web_app_stops_with_one_line_naming_a_bad_variable(monkeypatch, capsys):
+    from app import create_app
+
+    monkeypatch.setenv("PORT", "eighty")
+
+    with pytest.raises(SystemExit) as stopped:
+        create_app()
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "modelhooks: configuration error: PORT: must be a whole number; "
+        "got 'eighty'\n")
