@@ -82,3 +82,19 @@ def test_the_web_app_stops_with_one_line_naming_a_bad_variable(monkeypatch, caps
     assert capsys.readouterr().err == (
         "modelhooks: configuration error: PORT: must be a whole number; "
         "got 'eighty'\n")
+
+
+def test_a_worker_stops_with_one_line_naming_a_bad_variable():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MODELHOOKS_SWEEP_INTERVAL": "soon"}
+
+    done = subprocess.run([sys.executable, "-m", "celery", "-A", "workers", "worker"],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "modelhooks: configuration error: MODELHOOKS_SWEEP_INTERVAL: must be a "
+        "number of seconds; got 'soon'")
