@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: dev test test-service lint procs bench clean
+.PHONY: dev test test-service chaos lint procs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ test: test-service test-sdk
 ## test-service: the service's own tests, unit and end to end
 test-service: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## chaos: the fault suite; starts its own Redis and PostgreSQL on free loopback ports
+## (CHAOS_EVENTS x CHAOS_CALLBACKS sets the deliveries of the kill cases)
+chaos: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,dev,chaos]'
+	$(BIN)/python -m pytest chaos -p no:cacheprovider -s -m chaos \
+		--basetemp=$(CURDIR)/.chaos-tmp $(PYTEST_ARGS)
 
 ## lint: ruff over the Python code
 lint: $(BIN)/.installed

@@ -39,7 +39,13 @@ def create(
     )
 
 
+# Ids are 64-bit integers in the database; a larger one names nothing.
+LARGEST_ID = 2**63 - 1
+
+
 def get(account: Account, callback_id: int) -> Callback:
+    if not 0 < callback_id <= LARGEST_ID:
+        raise NotFound(f"no callback with id {callback_id}")
     callback = Callback.get_or_none(
         (Callback.id == callback_id) & (Callback.account == account)
     )

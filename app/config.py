@@ -39,6 +39,9 @@ class Settings:
     # A delivery whose attempt is this late, or whose sender stopped answering
     # this long ago, is considered lost by its worker and published again.
     sweep_grace: float = 60.0
+    # How long Redis waits for a message's acknowledgement before handing it
+    # out again; None lets the worker derive it from the longest retry wait.
+    visibility_timeout: float | None = None
     # Concurrent first attempts made inside one fan-out task.
     fan_out_concurrency: int = 50
     log_level: str = "INFO"
@@ -66,6 +69,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
                                         1024, 0, 65536),
         sweep_interval=_number(env, "MODELHOOKS_SWEEP_INTERVAL", 30.0, 0.1, 3600),
         sweep_grace=_number(env, "MODELHOOKS_SWEEP_GRACE", 60.0, 0.1, 86400),
+        visibility_timeout=_optional_number(env, "MODELHOOKS_VISIBILITY_TIMEOUT",
+                                            1, 7 * 86400),
         fan_out_concurrency=_integer(env, "MODELHOOKS_FAN_OUT_CONCURRENCY", 50, 1, 500),
         log_level=_choice(env, "MODELHOOKS_LOG_LEVEL", "INFO",
                           ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -112,6 +117,12 @@ def _number(env, name: str, default: float, low: float, high: float) -> float:
     if not low <= number <= high:
         raise ConfigError(name, f"must be between {low} and {high}; got {value!r}")
     return number
+
+
+def _optional_number(env, name: str, low: float, high: float) -> float | None:
+    if _raw(env, name) is None:
+        return None
+    return _number(env, name, 0.0, low, high)
 
 
 def _boolean(env, name: str, default: bool) -> bool:

@@ -63,6 +63,8 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
 
 def _postgres(url: str) -> PooledPostgresqlDatabase:
     parts = urlparse(url)
+    # Peewee's pool pings a connection before handing it out again, so one
+    # whose session ended (a restart, a terminated backend) is replaced.
     return PooledPostgresqlDatabase(
         unquote(parts.path.lstrip("/")),
         user=unquote(parts.username) if parts.username else None,
@@ -78,12 +80,15 @@ def _postgres(url: str) -> PooledPostgresqlDatabase:
 
 @contextmanager
 def connection() -> Iterator[None]:
-    """Hold a connection for the block and hand it back after, even on error."""
-    database.connect(reuse_if_open=True)
+    """Hold a connection for the block and hand it back after, even on error.
+
+    Blocks nest: only the outermost one opens and hands back the connection.
+    """
+    opened = database.connect(reuse_if_open=True)
     try:
         yield
     finally:
-        if not database.is_closed():
+        if opened and not database.is_closed():
             database.close()
 
 

@@ -27,6 +27,9 @@ from app.models import (
 
 log = logging.getLogger("modelhooks.delivery")
 
+# Longest error text kept per attempt; a receiver chooses its status line.
+MAX_ERROR_LENGTH = 2048
+
 # A message may arrive a little before the moment stored for it (clocks of
 # Celery's ETA and of the database round differently); it still counts as due.
 DUE_TOLERANCE = timedelta(seconds=1)
@@ -57,22 +60,33 @@ def create_for_event(event: Event, callback_ids: list[int]) -> None:
     db.atomic(insert)
 
 
-def create_claimed(event: Event, matched: list[Callback],
-                   margin: timedelta) -> list[Delivery]:
+def due_for_event(event_id: str) -> list[str]:
+    """Ids of the event's deliveries still waiting for their first attempt."""
+    query = (Delivery.select(Delivery.id)
+             .where((Delivery.event == event_id)
+                    & (Delivery.state == DeliveryState.PENDING)
+                    & (Delivery.attempts_made == 0))
+             .order_by(Delivery.created_at))
+    return [row.id for row in query]
+
+
+def create_claimed(event: Event, matched: list[Callback], margin: timedelta,
+                   rounds: int = 1) -> list[Delivery]:
     """Make the event's deliveries, once, already claimed for their first attempt.
 
     ``create_for_event``, ``claim`` and ``load_claimed`` in one transaction:
-    the rows are born ``sending`` with their lease, in the transaction that
-    marks the event fanned out. A delivery
-    that a concurrent fan-out of the same event made first is not returned, so
-    it is attempted only once; a second fan-out adds none.
+    the rows are born ``sending`` with their lease (see ``claim``), in the
+    transaction that marks the event fanned out. A delivery that a concurrent
+    fan-out of the same event made first is not returned, so it is attempted
+    only once; a second fan-out adds none.
     """
     now = utcnow()
+    longest = max((callback.attempt_http_timeout for callback in matched), default=0)
+    lease_until = now + timedelta(seconds=longest * rounds) + margin
     by_id = {callback.id: callback for callback in matched}
     rows = [{"id": new_id("msg"), "event": event.id, "callback": callback.id,
-             "state": DeliveryState.SENDING, "next_attempt_at": now, "created_at": now,
-             "lease_until": now + timedelta(seconds=callback.attempt_http_timeout)
-             + margin}
+             "state": DeliveryState.SENDING, "lease_until": lease_until,
+             "next_attempt_at": now, "created_at": now}
             for callback in matched]
 
     def insert() -> list[tuple[str, int]]:
@@ -86,60 +100,53 @@ def create_claimed(event: Event, matched: list[Callback],
         return made
 
     return [Delivery(id=delivery_id, event=event, callback=by_id[callback_id],
-                     state=DeliveryState.SENDING, attempts_made=0)
+                     state=DeliveryState.SENDING, attempts_made=0,
+                     lease_until=lease_until)
             for delivery_id, callback_id in db.atomic(insert)]
 
 
-def due_for_event(event_id: str) -> list[str]:
-    """Ids of the event's deliveries still waiting for their first attempt."""
-    query = (Delivery.select(Delivery.id)
-             .where((Delivery.event == event_id)
-                    & (Delivery.state == DeliveryState.PENDING)
-                    & (Delivery.attempts_made == 0))
-             .order_by(Delivery.created_at))
-    return [row.id for row in query]
-
-
-def claim(delivery_ids: list[str], margin: timedelta) -> list[str]:
+def claim(delivery_ids: list[str], margin: timedelta, rounds: int = 1) -> list[str]:
     """Take the deliveries for one attempt each; answer those actually taken.
 
     Only pending deliveries that are due are taken: a copy of a message that
     arrives for a delivery being sent, finished or not yet due takes nothing.
-    Each claim is a lease that ends ``margin`` after the attempt's own deadline;
-    past it, the sweep presumes the worker dead and hands the delivery out again.
+    Each claim is a lease; past it, the sweep presumes the worker dead and hands
+    the delivery out again. The caller sends the batch in ``rounds`` waves in no
+    set order, so every lease covers that many of the batch's longest attempts.
     """
-    return [delivery.id for delivery in claim_loaded(delivery_ids, margin)]
+    return [d.id for d in claim_loaded(delivery_ids, margin, rounds)]
 
 
-def claim_loaded(delivery_ids: list[str], margin: timedelta) -> list[Delivery]:
+def claim_loaded(delivery_ids: list[str], margin: timedelta,
+                 rounds: int = 1) -> list[Delivery]:
     """``claim``, answering the deliveries taken with their events and callbacks.
 
-    Two round trips where ``claim`` then ``load_claimed`` would take three.
+    Two round trips where ``claim`` then ``load_claimed`` take three: the rows
+    are loaded first and the claim's answer says which of them were taken.
     """
     loaded = {delivery.id: delivery for delivery in load_claimed(delivery_ids)}
-    by_timeout: dict[float, list[str]] = {}
-    for delivery in loaded.values():
-        timeout = delivery.callback.attempt_http_timeout
-        by_timeout.setdefault(timeout, []).append(delivery.id)
+    if not loaded:
+        return []
+    now = utcnow()
+    longest = max(d.callback.attempt_http_timeout for d in loaded.values())
+    lease_until = now + timedelta(seconds=longest * rounds) + margin
+    query = (
+        Delivery.update(state=DeliveryState.SENDING, lease_until=lease_until)
+        .where((Delivery.id.in_(list(loaded)))
+               & (Delivery.state == DeliveryState.PENDING)
+               & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
+        .returning(Delivery.id, Delivery.attempts_made)
+    )
 
-    claimed: list[Delivery] = []
-    for http_timeout, ids in by_timeout.items():
-        now = utcnow()
-        lease_until = now + timedelta(seconds=http_timeout) + margin
-        query = (
-            Delivery.update(state=DeliveryState.SENDING, lease_until=lease_until)
-            .where((Delivery.id.in_(ids))
-                   & (Delivery.state == DeliveryState.PENDING)
-                   & (Delivery.next_attempt_at <= now + DUE_TOLERANCE))
-            .returning(Delivery.id, Delivery.attempts_made)
-        )
-        for row in db.atomic(lambda q=query: list(q.execute())):
-            # What the claim saw is the truth: another worker may have made an
-            # attempt between the load and the claim.
-            delivery = loaded[row.id]
-            delivery.attempts_made = row.attempts_made
-            delivery.state = DeliveryState.SENDING
-            claimed.append(delivery)
+    claimed = []
+    for row in db.atomic(lambda: list(query.execute())):
+        # What the claim saw is the truth: another worker may have made an
+        # attempt between the load and the claim.
+        delivery = loaded[row.id]
+        delivery.attempts_made = row.attempts_made
+        delivery.state = DeliveryState.SENDING
+        delivery.lease_until = lease_until
+        claimed.append(delivery)
     return claimed
 
 
@@ -162,35 +169,48 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
-def finish_attempts(outcomes: list[Outcome]) -> None:
-    """Log the attempts and move each delivery on, all in one transaction."""
-    if not outcomes:
-        return
+def finish_attempts(outcomes: list[Outcome]) -> list[str]:
+    """Log the attempts and move each delivery on, all in one transaction.
 
-    def write() -> None:
-        # A callback deleted during the attempt took its deliveries with it;
-        # there is nothing left to log the attempt against.
-        ids = [o.delivery.id for o in outcomes]
-        alive = {row.id for row in db.for_update(
-            Delivery.select(Delivery.id).where(Delivery.id.in_(ids)))}
-        rows = [_attempt_row(o) for o in outcomes if o.delivery.id in alive]
+    Only an attempt whose claim still holds is recorded: if its lease ran out
+    and the sweep handed the delivery out again, or its callback was deleted
+    meanwhile, the attempt is not logged and the delivery is left as it is.
+    Answers the ids of the deliveries moved on.
+    """
+    if not outcomes:
+        return []
+
+    def write() -> list[str]:
+        moved: list[str] = []
+        for (state, next_at, lease), group in _group_by_destination(outcomes).items():
+            moved += _move_on(group, state, next_at, lease)
+        rows = [_attempt_row(o) for o in outcomes if o.delivery.id in set(moved)]
         if rows:
             Attempt.insert_many(rows).execute()
-        for (state, next_at), ids in _group_by_destination(outcomes).items():
-            changes: dict[Any, Any] = {
-                Delivery.state: state,
-                Delivery.attempts_made: Delivery.attempts_made + 1,
-                Delivery.lease_until: None,
-            }
-            if state in DeliveryState.FINAL:
-                changes[Delivery.finished_at] = utcnow()
-            if next_at is not None:
-                changes[Delivery.next_attempt_at] = next_at
-            Delivery.update(changes).where(
-                Delivery.id.in_(ids) & (Delivery.state == DeliveryState.SENDING)
-            ).execute()
+        return moved
 
-    db.atomic(write)
+    return db.atomic(write)
+
+
+def _move_on(ids: list[str], state: str, next_at: datetime | None,
+             lease: datetime | None) -> list[str]:
+    changes: dict[Any, Any] = {
+        Delivery.state: state,
+        Delivery.attempts_made: Delivery.attempts_made + 1,
+        Delivery.lease_until: None,
+    }
+    if state in DeliveryState.FINAL:
+        changes[Delivery.finished_at] = utcnow()
+    if next_at is not None:
+        changes[Delivery.next_attempt_at] = next_at
+
+    # The lease is the claim's token: a delivery reclaimed by the sweep and
+    # claimed again carries another one.
+    query = Delivery.update(changes).where(
+        Delivery.id.in_(ids) & (Delivery.state == DeliveryState.SENDING)
+        & (Delivery.lease_until == lease)
+    ).returning(Delivery.id)
+    return [row.id for row in query.execute()]
 
 
 def _attempt_row(outcome: Outcome) -> dict[str, Any]:
@@ -201,25 +221,28 @@ def _attempt_row(outcome: Outcome) -> dict[str, Any]:
         "started_at": record.started_at,
         "duration_ms": round(record.duration * 1000, 3),
         "status_code": record.status_code,
-        "error": _storable(record.error),
+        "error": _storable(record.error, MAX_ERROR_LENGTH),
         "response_excerpt": _storable(record.excerpt),
         "response_truncated": record.truncated,
     }
 
 
-def _storable(text: str | None) -> str | None:
+def _storable(text: str | None, limit: int | None = None) -> str | None:
     # Receivers choose these bytes, and PostgreSQL refuses NUL in text: one NUL
     # would fail the whole batch's transaction and leave every delivery in it
     # to be sent again by the sweep.
-    return None if text is None else text.replace("\x00", "\ufffd")
+    if text is None:
+        return None
+    return text[:limit].replace("\x00", "\ufffd")
 
 
 def _group_by_destination(outcomes: list[Outcome]
-                          ) -> dict[tuple[str, datetime | None], list[str]]:
-    # One UPDATE per (state, next attempt) pair rather than one per delivery.
-    groups: dict[tuple[str, datetime | None], list[str]] = {}
+                          ) -> dict[tuple[str, datetime | None, datetime | None],
+                                    list[str]]:
+    # One UPDATE per (state, next attempt, lease) rather than one per delivery.
+    groups: dict[tuple[str, datetime | None, datetime | None], list[str]] = {}
     for outcome in outcomes:
-        key = (outcome.state, outcome.next_attempt_at)
+        key = (outcome.state, outcome.next_attempt_at, outcome.delivery.lease_until)
         groups.setdefault(key, []).append(outcome.delivery.id)
     return groups
 
@@ -242,26 +265,49 @@ def drop_pending(callback_id: int) -> int:
             .execute())
 
 
-def overdue(older_than: timedelta, limit: int = 1000) -> list[str]:
-    """Pending deliveries whose attempt is late by more than ``older_than``."""
-    cutoff = utcnow() - older_than
-    query = (Delivery.select(Delivery.id)
-             .where((Delivery.state == DeliveryState.PENDING)
-                    & (Delivery.next_attempt_at < cutoff))
-             .order_by(Delivery.next_attempt_at).limit(limit))
-    return [row.id for row in query]
+def take_overdue(older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Pending deliveries late by more than ``older_than``, marked as due now.
+
+    Moving ``next_attempt_at`` to now means a delivery still stuck behind a
+    backlog is handed out again once per ``older_than``, not at every sweep.
+    """
+    now = utcnow()
+    late = (Delivery.select(Delivery.id)
+            .where((Delivery.state == DeliveryState.PENDING)
+                   & (Delivery.next_attempt_at < now - older_than))
+            .order_by(Delivery.next_attempt_at).limit(limit))
+    ids = [row.id for row in late]
+    if not ids:
+        return []
+    # Still late at the UPDATE: an attempt recorded since the SELECT has set
+    # its own next attempt, which must stand.
+    query = Delivery.update(next_attempt_at=now).where(
+        Delivery.id.in_(ids) & (Delivery.state == DeliveryState.PENDING)
+        & (Delivery.next_attempt_at < now - older_than)
+    ).returning(Delivery.id)
+    return db.atomic(lambda: [row.id for row in query.execute()])
+
+
+def seconds_until_due(delivery_id: str) -> float | None:
+    """How long a pending delivery has yet to wait; None if it is not pending."""
+    row = Delivery.get_or_none((Delivery.id == delivery_id)
+                               & (Delivery.state == DeliveryState.PENDING))
+    if row is None:
+        return None
+    return max(0.0, (row.next_attempt_at - utcnow()).total_seconds())
 
 
 def reclaim_abandoned() -> list[str]:
     """Put back to pending the deliveries whose worker died mid-attempt."""
     now = utcnow()
-    abandoned = [row.id for row in Delivery.select(Delivery.id).where(
-        (Delivery.state == DeliveryState.SENDING) & (Delivery.lease_until < now))]
+    # The lease is checked again in the UPDATE: a delivery reclaimed and claimed
+    # anew since the SELECT holds a fresh lease, which must not be undone.
+    query = Delivery.update(state=DeliveryState.PENDING, lease_until=None,
+                            next_attempt_at=now).where(
+        (Delivery.state == DeliveryState.SENDING) & (Delivery.lease_until < now)
+    ).returning(Delivery.id)
+    abandoned = db.atomic(lambda: [row.id for row in query.execute()])
     if abandoned:
-        Delivery.update(state=DeliveryState.PENDING, lease_until=None,
-                        next_attempt_at=now).where(
-            (Delivery.id.in_(abandoned)) & (Delivery.state == DeliveryState.SENDING)
-        ).execute()
         log.warning("reclaimed %d deliveries whose worker stopped mid-attempt: %s",
                     len(abandoned), ", ".join(abandoned[:20]))
     return abandoned

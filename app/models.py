@@ -26,6 +26,21 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
+class NeverReusedId(peewee.AutoField):
+    """An integer id that is never handed out twice, even after a delete.
+
+    PostgreSQL sequences already behave so; SQLite needs AUTOINCREMENT, or a
+    new callback could take the id of the last one deleted, and a client still
+    holding that id would edit the wrong callback.
+    """
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        if isinstance(self.model._meta.database.obj, peewee.SqliteDatabase):
+            return peewee.NodeList((node, peewee.SQL("AUTOINCREMENT")))
+        return node
+
+
 class BaseModel(peewee.Model):
     class Meta:
         database = database
@@ -44,6 +59,7 @@ class Account(BaseModel):
 class ApiKey(BaseModel):
     """A bearer key of an account, stored only as its SHA-256 hash."""
 
+    id = NeverReusedId()
     account = peewee.ForeignKeyField(Account, backref="keys", on_delete="CASCADE")
     prefix = peewee.CharField(max_length=16)
     key_hash = peewee.CharField(max_length=64, unique=True)
@@ -57,6 +73,7 @@ class ApiKey(BaseModel):
 class Callback(BaseModel):
     """A URL to POST to when a model version matching both patterns changes."""
 
+    id = NeverReusedId()
     account = peewee.ForeignKeyField(Account, backref="callbacks", on_delete="CASCADE")
     url = peewee.CharField(max_length=2048)
     model_name_pattern = peewee.CharField(max_length=256, default=".*")

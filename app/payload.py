@@ -31,13 +31,17 @@ def parse_time(value: str) -> datetime:
             f"a time must be ISO 8601 or an HTTP date, such as {_EXAMPLES}; "
             f"got {value!r}"
         )
-    return as_utc(parsed)
+    moment = _utc_or_none(parsed)
+    if moment is None:
+        raise ValueError(f"a time must lie between the years 1 and 9999 in UTC; "
+                         f"got {value!r}")
+    return moment
 
 
 def parse_http_date(value: str) -> datetime | None:
     """An HTTP date (any RFC 7231 form) as an aware UTC datetime, else ``None``."""
     parsed = _parse_http(value.strip())
-    return None if parsed is None else as_utc(parsed)
+    return None if parsed is None else _utc_or_none(parsed)
 
 
 def build_body(
@@ -75,6 +79,14 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def _utc_or_none(moment: datetime) -> datetime | None:
+    # 31 Dec 9999 23:00 at -05:00 is past the last datetime Python can hold.
+    try:
+        return as_utc(moment)
+    except OverflowError:
+        return None
 
 
 def _parse_either(text: str) -> datetime | None:

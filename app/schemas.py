@@ -52,9 +52,27 @@ class StrictBoolean(fields.Boolean):
 
 
 class StrictString(fields.String):
+    """A JSON string that every database can store.
+
+    PostgreSQL text cannot hold a NUL character, and a lone surrogate
+    (``"\\ud800"`` in JSON) has no UTF-8 form: both are refused here rather
+    than failing later inside the database driver.
+    """
+
+    default_error_messages = {
+        "nul": "Must not contain a NUL character (\\u0000).",
+        "surrogate": "Must be valid Unicode; got a lone surrogate.",
+    }
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        if "\x00" in value:
+            raise self.make_error("nul")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("surrogate") from None
         return value
 
 
@@ -231,7 +249,8 @@ class ModelStatusAccepted(Schema):
 
 class DeliveriesQuery(StrictSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0,
+                            validate=validate.Range(min=0, max=2**31 - 1))
 
 
 class AttemptLog(Schema):

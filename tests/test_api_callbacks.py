@@ -156,3 +156,13 @@ def test_an_unknown_path_is_404_in_the_envelope(client, auth):
 
     assert answer.status_code == 404
     assert answer.get_json()["error"]["code"] == "not_found"
+
+
+def test_the_id_of_a_deleted_callback_is_never_given_again(client, auth):
+    first = client.post(BASE, json={"url": URL}, headers=auth).get_json()["id"]
+    last = client.post(BASE, json={"url": URL}, headers=auth).get_json()["id"]
+
+    client.delete(f"{BASE}/{last}", headers=auth)
+    newest = client.post(BASE, json={"url": URL}, headers=auth).get_json()["id"]
+
+    assert first < last < newest

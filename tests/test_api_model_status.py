@@ -327,7 +327,7 @@ def test_a_body_over_64_kib_is_413_and_records_nothing(client, auth):
     assert answer.status_code == 413
     assert answer.get_json()["error"] == {
         "code": "payload_too_large",
-        "message": "the request body is larger than 64 KiB",
+        "message": "the request body is larger than 65536 bytes",
         "fields": {},
     }
     assert Event.select().count() == 0
@@ -357,3 +357,21 @@ def test_two_accounts_versions_with_the_same_names_are_independent(
     assert json.loads(event_of(theirs).body)["predictor_id"] != 1
     assert event_of(theirs).account_id != event_of(mine).account_id
     assert ModelVersion.select().count() == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("project_name", "\x00", "Must not contain a NUL character (\\u0000)."),
+        ("name", "a\x00b", "Must not contain a NUL character (\\u0000)."),
+        ("status", "\udbc3", "Must be valid Unicode; got a lone surrogate."),
+    ],
+    ids=["nul-project", "nul-name", "surrogate-status"],
+)
+def test_a_string_no_database_can_store_is_400_naming_the_field(
+    client, auth, field, value, message
+):
+    answer = post(client, auth, report(**{field: value}))
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["fields"] == {field: [message]}

@@ -32,6 +32,8 @@ def bad_field(answer) -> dict:
         ({"url": URL, "filter": {"project_name": "[z-a]"}}, "filter.project_name"),
         ({"url": URL, "filter": {"model_name": "a" * 257}}, "filter.model_name"),
         ({"url": URL, "filter": {"model_name": 7}}, "filter.model_name"),
+        ({"url": URL, "filter": {"model_name": "a\x00b"}}, "filter.model_name"),
+        ({"url": URL, "filter": {"project_name": "\ud800"}}, "filter.project_name"),
         ({"url": URL, "filter": "x"}, "filter"),
         ({"url": URL, "attempt": {"count": True}}, "attempt.count"),
         ({"url": URL, "attempt": {"count": 2.9}}, "attempt.count"),

@@ -47,6 +47,8 @@ def test_values_are_read_from_the_heroku_style_variables():
          "MODELHOOKS_ALLOW_PRIVATE_TARGETS: must be true or false; got 'yes'"),
         ("MODELHOOKS_SWEEP_INTERVAL", "soon",
          "MODELHOOKS_SWEEP_INTERVAL: must be a number of seconds; got 'soon'"),
+        ("MODELHOOKS_VISIBILITY_TIMEOUT", "0.5",
+         "MODELHOOKS_VISIBILITY_TIMEOUT: must be between 1 and 604800; got '0.5'"),
         ("MODELHOOKS_TRIGGER_STATUSES", ",",
          "MODELHOOKS_TRIGGER_STATUSES: must list at least one status; got ','"),
         ("MODELHOOKS_LOG_LEVEL", "LOUD",
@@ -61,3 +63,38 @@ def test_a_bad_value_is_one_error_naming_the_variable(variable, value, message):
 
     assert str(raised.value) == message
     assert raised.value.variable == variable
+
+
+def test_the_visibility_timeout_is_unset_unless_given():
+    assert from_env({}).visibility_timeout is None
+    assert from_env({"MODELHOOKS_VISIBILITY_TIMEOUT": "2"}).visibility_timeout == 2.0
+
+
+def test_the_web_app_stops_with_one_line_naming_a_bad_variable(monkeypatch, capsys):
+    from app import create_app
+
+    monkeypatch.setenv("PORT", "eighty")
+
+    with pytest.raises(SystemExit) as stopped:
+        create_app()
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "modelhooks: configuration error: PORT: must be a whole number; "
+        "got 'eighty'\n")
+
+
+def test_a_worker_stops_with_one_line_naming_a_bad_variable():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MODELHOOKS_SWEEP_INTERVAL": "soon"}
+
+    done = subprocess.run([sys.executable, "-m", "celery", "-A", "workers", "worker"],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "modelhooks: configuration error: MODELHOOKS_SWEEP_INTERVAL: must be a "
+        "number of seconds; got 'soon'")

@@ -238,3 +238,20 @@ def test_build_body_writes_non_ascii_as_utf_8_not_escapes(name, encoded):
     body = build_body(**body_fields(name=name))
 
     assert body.startswith(b'{"name":"' + encoded + b'",')
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["9999-12-31T23:00:00-05:00", "Fri, 31 Dec 9999 23:00:00 -0500"],
+    ids=["iso", "http-date"],
+)
+def test_a_time_past_the_last_utc_datetime_is_a_clear_value_error(value):
+    with pytest.raises(ValueError) as raised:
+        parse_time(value)
+
+    assert str(raised.value) == (
+        f"a time must lie between the years 1 and 9999 in UTC; got {value!r}")
+
+
+def test_an_http_date_past_the_last_utc_datetime_is_unreadable():
+    assert parse_http_date("Fri, 31 Dec 9999 23:00:00 -0500") is None

@@ -51,18 +51,29 @@ def make_celery(settings: config.Settings) -> Celery:
         # Threaded or gevent pools run many tasks at once; each needs a broker
         # connection to acknowledge, and kombu's default of ten is too few.
         broker_pool_limit=200,
-        broker_transport_options={
-            # Redis hands an unacknowledged message to another worker after
-            # this long. A retry waits in its worker for up to the longest
-            # interval before it runs, so the timeout must exceed that.
-            "visibility_timeout": int(settings.max_retry_interval)
-            + LONGEST_ATTEMPT + VISIBILITY_SLACK,
-        },
+        broker_transport_options={"visibility_timeout": visibility_timeout(settings)},
         beat_schedule={
-            "sweep": {"task": broker.SWEEP_TASK, "schedule": settings.sweep_interval},
+            # A sweep still queued when the next is due is dropped: behind a
+            # backlog, piled-up sweeps would only run over each other.
+            "sweep": {"task": broker.SWEEP_TASK, "schedule": settings.sweep_interval,
+                      "options": {"expires": settings.sweep_interval}},
         },
     )
     return celery
+
+
+def visibility_timeout(settings: config.Settings) -> float:
+    """How long Redis waits for an acknowledgement before handing a message out again.
+
+    A retry waits in its worker for up to the longest interval before it runs,
+    so by default the timeout exceeds that. A shorter one, set by
+    ``MODELHOOKS_VISIBILITY_TIMEOUT``, only costs redeliveries: each copy of a
+    message first claims its delivery, and a copy that arrives early claims
+    nothing.
+    """
+    if settings.visibility_timeout is not None:
+        return settings.visibility_timeout
+    return settings.max_retry_interval + LONGEST_ATTEMPT + VISIBILITY_SLACK
 
 
 settings = load_settings()

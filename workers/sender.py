@@ -10,14 +10,16 @@ the calling thread; only the POSTs run on the pool's threads.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app import __version__, callbacks, deliveries, patterns, retry
+from app import __version__, callbacks, db, deliveries, patterns, retry
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
+from app.errors import DependencyUnavailable
 from app.models import (
     Callback,
     Delivery,
@@ -33,6 +35,9 @@ log = logging.getLogger("modelhooks.delivery")
 
 USER_AGENT = f"modelhooks/{__version__}"
 
+# Pauses between tries at recording a batch of attempts (seconds).
+RECORD_RETRY_PAUSES = (0.5, 2.0)
+
 
 
 @dataclass(frozen=True)
@@ -45,54 +50,92 @@ class Attempted:
 
 
 class Sender:
+    """Makes attempts for a worker process; one per process, shared by its tasks.
+
+    A database connection is held only around the claims and the records, never
+    while POSTs are in flight.
+    """
+
     def __init__(self, settings: Settings, transport: Transport) -> None:
         self.settings = settings
         self.transport = transport
         self._lease_margin = timedelta(seconds=settings.sweep_grace)
-        self._pool = ThreadPoolExecutor(
-            max_workers=settings.fan_out_concurrency,
-            thread_name_prefix="modelhooks-post",
-        )
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
         self.transport.close()
 
     def fan_out(self, event_id: str) -> list[Attempted]:
         """Make the event's deliveries and their first attempts."""
-        event = (Event.select(Event, ModelVersion).join(ModelVersion)
-                 .where(Event.id == event_id).first())
-        if event is None:
-            log.warning("event %s: not found, nothing to fan out", event_id)
-            return []
+        with db.connection():
+            event = (Event.select(Event, ModelVersion).join(ModelVersion)
+                     .where(Event.id == event_id).first())
+            if event is None:
+                log.warning("event %s: not found, nothing to fan out", event_id)
+                return []
+            again = event.fanned_out_at is not None
+            if again:
+                # A second message for the event: only what is still waiting.
+                due = deliveries.due_for_event(event.id)
+            else:
+                # Born claimed: no separate claim, no second load.
+                matched = self._matching_callbacks(event)
+                made = deliveries.create_claimed(event, matched, self._lease_margin,
+                                                 self._rounds(len(matched)))
+                log.info("event %s: %d matching callbacks", event.id, len(matched))
 
-        if event.fanned_out_at is not None:
-            # A second message for the event: only what is still waiting.
-            return self.attempt(deliveries.due_for_event(event.id))
-
-        matched = self._matching_callbacks(event)
-        made = deliveries.create_claimed(event, matched, self._lease_margin)
-        log.info("event %s: %d matching callbacks", event.id, len(matched))
-        return self._send(made)
+        return self.attempt(due) if again else self._send(made)
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
-        claimed = deliveries.claim_loaded(delivery_ids, self._lease_margin)
-        return self._send(self._drop_disabled(claimed))
+        with db.connection():
+            claimed = deliveries.claim_loaded(delivery_ids, self._lease_margin,
+                                              self._rounds(len(delivery_ids)))
+            sendable = self._drop_disabled(claimed)
+        return self._send(sendable)
+
+    def _rounds(self, batch: int) -> int:
+        return max(1, math.ceil(batch / self.settings.fan_out_concurrency))
 
     def _send(self, sendable: list[Delivery]) -> list[Attempted]:
-        if len(sendable) == 1:
-            # The common case of one matching callback: handing the POST to a
-            # pool thread would only add two thread switches to its latency.
-            results = [self._post(sendable[0])]
-        else:
-            results = list(self._pool.map(self._post, sendable))
-        outcomes = [self._judge(d, record, result) for d, (record, result)
-                    in zip(sendable, results, strict=True)]
+        outcomes = self._send_all(sendable)
 
-        deliveries.finish_attempts(outcomes)
-        self._apply_gone(outcomes)
-        return [self._report(o) for o in outcomes]
+        recorded = self._record_with_retries(outcomes)
+        return [self._report(o) for o in outcomes if o.delivery.id in recorded]
+
+    def _send_all(self, sendable: list[Delivery]) -> list[Outcome]:
+        if not sendable:
+            return []
+        if len(sendable) == 1:
+            # The common case of one matching callback: a pool would only add a
+            # thread's start and two switches to its latency.
+            return [self._attempt_one(sendable[0])]
+        threads = min(len(sendable), self.settings.fan_out_concurrency)
+        with ThreadPoolExecutor(threads, thread_name_prefix="modelhooks-post") as pool:
+            return list(pool.map(self._attempt_one, sendable))
+
+    def _record_with_retries(self, outcomes: list[Outcome]) -> set[str]:
+        # The POSTs are made: losing their record to a passing database fault
+        # (a deadlock, a dropped connection) would have the sweep send them
+        # again, so the record is tried a few times before giving up.
+        for pause in RECORD_RETRY_PAUSES:
+            try:
+                with db.connection():
+                    return db.atomic(lambda: self._record(outcomes))
+            except DependencyUnavailable as error:
+                log.warning("recording %d attempts failed, again in %.1f s: %s",
+                            len(outcomes), pause, error)
+                time.sleep(pause)
+        with db.connection():
+            return db.atomic(lambda: self._record(outcomes))
+
+    def _record(self, outcomes: list[Outcome]) -> set[str]:
+        recorded = set(deliveries.finish_attempts(outcomes))
+        for outcome in outcomes:
+            if outcome.delivery.id not in recorded:
+                log.warning("delivery %s: its claim ran out during the attempt; "
+                            "the attempt is not logged", outcome.delivery.id)
+        self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
+        return recorded
 
     def _matching_callbacks(self, event: Event) -> list[Callback]:
         version = event.model_version
@@ -113,6 +156,22 @@ class Sender:
                      len(disabled), ", ".join(disabled[:20]))
         return [d for d in rows if d.callback.enabled]
 
+    def _attempt_one(self, delivery: Delivery) -> Outcome:
+        """Send one attempt and judge it; a fault of ours is a failed attempt."""
+        try:
+            record, result = self._post(delivery)
+            return self._judge(delivery, record, result.ok, result.retry_after)
+        except Exception as error:
+            log.error("delivery %s (event %s, callback %s): attempt broke inside "
+                      "modelhooks", delivery.id, delivery.event_id,
+                      delivery.callback_id, exc_info=True)
+            record = AttemptRecord(
+                started_at=utcnow(), duration=0.0, status_code=None,
+                error=f"InternalError: {type(error).__name__}: {error}",
+                excerpt="", truncated=False,
+            )
+            return self._judge(delivery, record, ok=False, retry_after=None)
+
     def _post(self, delivery: Delivery) -> tuple[AttemptRecord, AttemptResult]:
         callback = delivery.callback
         body = delivery.event.body.encode("utf-8")
@@ -132,36 +191,37 @@ class Sender:
         )
         return record, result
 
-    def _judge(self, delivery: Delivery, record: AttemptRecord,
-               result: AttemptResult) -> Outcome:
+    def _judge(self, delivery: Delivery, record: AttemptRecord, ok: bool,
+               retry_after: str | None) -> Outcome:
         callback = delivery.callback
         number = delivery.attempts_made + 1
 
-        if result.ok:
+        if ok:
             return Outcome(delivery, record, DeliveryState.SUCCEEDED)
-        if retry.is_gone(result.status_code):
+        if retry.is_gone(record.status_code):
             return Outcome(delivery, record, DeliveryState.FAILED)
         if number >= callback.attempt_count:
             return Outcome(delivery, record, DeliveryState.FAILED)
 
         delay = retry.next_delay(
-            interval=callback.attempt_interval, status_code=result.status_code,
-            retry_after=result.retry_after,
+            interval=callback.attempt_interval, status_code=record.status_code,
+            retry_after=retry_after,
             max_interval=self.settings.max_retry_interval, now=utcnow(),
         )
         return Outcome(delivery, record, DeliveryState.PENDING,
                        next_attempt_at=utcnow() + timedelta(seconds=delay))
 
     def _apply_gone(self, outcomes: list[Outcome]) -> None:
-        for outcome in outcomes:
-            if not retry.is_gone(outcome.record.status_code):
-                continue
-            callback = outcome.delivery.callback
-            callbacks.disable(callback.id, "the receiver answered 410 Gone")
-            dropped = deliveries.drop_pending(callback.id)
+        gone = {o.delivery.callback_id: o.delivery.id for o in outcomes
+                if retry.is_gone(o.record.status_code)}
+        # Callbacks in id order: two batches disabling the same callbacks lock
+        # them in the same order and cannot deadlock.
+        for callback_id in sorted(gone):
+            callbacks.disable(callback_id, "the receiver answered 410 Gone")
+            dropped = deliveries.drop_pending(callback_id)
             log.warning("callback %s disabled: delivery %s answered 410 Gone; "
-                        "%d pending deliveries dropped", callback.id,
-                        outcome.delivery.id, dropped)
+                        "%d pending deliveries dropped", callback_id,
+                        gone[callback_id], dropped)
 
     def _report(self, outcome: Outcome) -> Attempted:
         delivery, record = outcome.delivery, outcome.record

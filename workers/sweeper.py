@@ -32,7 +32,7 @@ def sweep(settings: Settings, *, deliver: Callable[[str], None],
         fan_out(event_id)
 
     deliveries.reclaim_abandoned()
-    overdue = deliveries.overdue(grace, limit=BATCH)
+    overdue = deliveries.take_overdue(grace, limit=BATCH)
     for delivery_id in overdue:
         deliver(delivery_id)
 

@@ -7,13 +7,16 @@ import threading
 
 from celery import Task
 
-from app import broker, db
+from app import broker, db, deliveries
 from workers import sweeper
 from workers.celery_app import celery_app, settings
 from workers.sender import Sender
 from workers.transport import Transport
 
 log = logging.getLogger("modelhooks.worker")
+
+# How early a message may arrive and still be put back to wait (seconds).
+EARLY_TOLERANCE = 5.0
 
 _sender: Sender | None = None
 _sender_lock = threading.Lock()
@@ -34,8 +37,7 @@ def sender() -> Sender:
 @celery_app.task(name=broker.FAN_OUT_TASK)
 def fan_out(event_id: str) -> None:
     """Make an event's deliveries and their first attempts; schedule the retries."""
-    with db.connection():
-        attempted = sender().fan_out(event_id)
+    attempted = sender().fan_out(event_id)
 
     for item in attempted:
         if item.retry_in is not None:
@@ -45,12 +47,25 @@ def fan_out(event_id: str) -> None:
 @celery_app.task(name=broker.DELIVER_TASK, bind=True, max_retries=None)
 def deliver(self: Task, delivery_id: str) -> None:
     """The next attempt of one delivery; a failure retries after its interval."""
-    with db.connection():
-        attempted = sender().attempt([delivery_id])
+    attempted = sender().attempt([delivery_id])
+    if not attempted:
+        _wait_if_early(self, delivery_id)
 
     for item in attempted:
         if item.retry_in is not None:
             raise self.retry(countdown=item.retry_in)
+
+
+def _wait_if_early(task: Task, delivery_id: str) -> None:
+    # A message that arrives a moment before its delivery is due (a clock a
+    # little ahead of the database's) comes back when it is. A copy that is
+    # early by more is a stale duplicate: the delivery's own message or the
+    # sweep will make the attempt, and keeping the copy alive would only let
+    # copies pile up attempt after attempt.
+    with db.connection():
+        remaining = deliveries.seconds_until_due(delivery_id)
+    if remaining and remaining <= EARLY_TOLERANCE:
+        raise task.retry(countdown=remaining)
 
 
 @celery_app.task(name=broker.SWEEP_TASK)

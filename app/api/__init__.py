@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask
 from flask_smorest import Api
 
 from app import __version__, config, db, targets
@@ -13,8 +13,6 @@ from app.broker import Broker
 from app.config import Settings
 
 log = logging.getLogger("modelhooks.api")
-
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def build_app(
@@ -46,7 +44,6 @@ def build_app(
 
     _register_blueprints(Api(app))
     errors.register(app)
-    app.before_request(_require_json_body)
     app.teardown_appcontext(_release_connection)
     return app
 
@@ -58,22 +55,6 @@ def _register_blueprints(api: Api) -> None:
     api.register_blueprint(callbacks.blp)
     api.register_blueprint(deliveries.blp)
     api.register_blueprint(model_status.blp)
-
-
-def _require_json_body():
-    if request.method not in BODY_METHODS:
-        return None
-    if not request.is_json:
-        return errors.error_response(
-            415, f"the body must be JSON (Content-Type: application/json); "
-                 f"got {request.mimetype or 'no Content-Type'!r}")
-    if request.get_json(silent=True) is None:
-        return errors.error_response(400, "the body is not valid JSON",
-                                     {"body": ["Not valid JSON."]})
-    if not isinstance(request.get_json(), dict):
-        return errors.error_response(400, "the body must be a JSON object",
-                                     {"body": ["Must be a JSON object."]})
-    return None
 
 
 def _release_connection(_error=None) -> None:

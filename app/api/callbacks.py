@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import callbacks
-from app.api.auth import require_account
+from app.api.guards import guard
 from app.schemas import (
     CallbackCreate,
     CallbackCreated,
@@ -21,7 +21,7 @@ blp = Blueprint(
     "callbacks", __name__, url_prefix="/cloud/callback/model_status",
     description="Callbacks: URLs to POST to when a model version changes status.",
 )
-blp.before_request(require_account)
+guard(blp)
 
 
 def _settings():

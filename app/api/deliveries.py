@@ -7,12 +7,12 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app import callbacks, deliveries
-from app.api.auth import require_account
+from app.api.guards import guard
 from app.schemas import DeliveriesQuery, DeliveryPage, ErrorEnvelope
 
 blp = Blueprint("deliveries", __name__, url_prefix="/cloud/callback/model_status",
                 description="The deliveries log of a callback.")
-blp.before_request(require_account)
+guard(blp)
 
 
 @blp.route("/<int:callback_id>/deliveries", methods=["GET"])

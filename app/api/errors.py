@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.db import UNAVAILABLE_ERRORS
@@ -80,7 +80,8 @@ def _http_exception(error: HTTPException):
     if status == 422:
         return _unprocessable(error)
     if status == 413:
-        return error_response(413, "the request body is larger than 64 KiB")
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(413, f"the request body is larger than {limit} bytes")
     return error_response(status, error.description or error.name)
 
 

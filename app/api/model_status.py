@@ -8,14 +8,14 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 
 from app import events
-from app.api.auth import require_account
+from app.api.guards import guard
 from app.schemas import ErrorEnvelope, ModelStatusAccepted, ModelStatusIn
 
 log = logging.getLogger("modelhooks.api")
 
 blp = Blueprint("model_status", __name__, url_prefix="/cloud/model_status",
                 description="Status changes of model versions, from producers.")
-blp.before_request(require_account)
+guard(blp)
 
 
 @blp.route("", methods=["POST"])

@@ -138,11 +138,13 @@ class CeleryStack(Stack):
 
     mode = "celery"
 
-    def __init__(self, database_url: str, redis_url: str, tmp: Path) -> None:
+    def __init__(self, database_url: str, redis_url: str, tmp: Path,
+                 extra_env: dict[str, str] | None = None) -> None:
         super().__init__()
         self.tmp = tmp
         self.env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                    "MODELHOOKS_ALLOW_PRIVATE_TARGETS": "true", **FAST_SWEEPS}
+                    "MODELHOOKS_ALLOW_PRIVATE_TARGETS": "true", **FAST_SWEEPS,
+                    **(extra_env or {})}
         self.redis = redis.Redis.from_url(redis_url)
         self.processes: list[Process] = []
         self.settings = from_env(self.env)
@@ -157,8 +159,8 @@ class CeleryStack(Stack):
             self.key = accounts.create_account(f"e2e-{self.account_count}").secret
 
     def start_worker(self, name: str = "w1", pool: str = "threads",
-                     concurrency: int = 8) -> Process:
-        args = [sys.executable, "-m", "celery", "-A", "workers", "worker",
+                     concurrency: int = 8, app: str = "workers") -> Process:
+        args = [sys.executable, "-m", "celery", "-A", app, "worker",
                 "--pool", pool, "--concurrency", str(concurrency), "-n", f"{name}@%h",
                 "--loglevel", "INFO", "--without-heartbeat", "--without-mingle",
                 "--without-gossip"]
@@ -186,7 +188,8 @@ class CeleryStack(Stack):
         db.open_database(self.settings.database_url)
         with db.connection():
             db.database.drop_tables(
-                [*ALL_MODELS, migrations.SchemaMigration], safe=True, cascade=True)
+                [*ALL_MODELS, migrations.SchemaMigration], safe=True,
+                cascade=not self.settings.is_sqlite)
             migrations.migrate()
 
     def _serve_api(self) -> None:
