@@ -53,10 +53,10 @@ def make_celery(settings: config.Settings) -> Celery:
         broker_pool_limit=200,
         broker_transport_options={"visibility_timeout": visibility_timeout(settings)},
         beat_schedule={
-            # A sweep still queued when the next is due is dropped: behind a
-            # backlog, piled-up sweeps would only run over each other.
+            # Behind a long backlog, sweeps queued for a while are dropped
+            # rather than run back to back; a busy worker still gets to one.
             "sweep": {"task": broker.SWEEP_TASK, "schedule": settings.sweep_interval,
-                      "options": {"expires": settings.sweep_interval}},
+                      "options": {"expires": max(10 * settings.sweep_interval, 60)}},
         },
     )
     return celery
