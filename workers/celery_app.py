@@ -40,13 +40,6 @@ def make_celery(settings: config.Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue="modelhooks",
         worker_prefetch_multiplier=4,
-        # Tasks wait on PostgreSQL and on receivers, not on the CPU: threads
-        # share one process's memory where prefork copies it per child, and
-        # measured as fast or faster (see docs/performance.md). --concurrency
-        # and a --pool other than prefork still win; Celery takes an explicit
-        # "--pool prefork" for its default and uses this setting instead.
-        worker_pool="threads",
-        worker_concurrency=16,
         broker_connection_retry_on_startup=True,
         # Threaded or gevent pools run many tasks at once; each needs a broker
         # connection to acknowledge, and kombu's default of ten is too few.
