@@ -61,8 +61,10 @@ def test_a_worker_killed_mid_batch_loses_no_delivery(stack, receiver):
 def test_deliveries_survive_redis_losing_every_message(stack, receiver):
     worker = stack.start_worker("before-flush")
     retried = stack.add_callback(receiver.script("/retried", 500, 200),
-                                 attempt={"count": 3, "interval": 2})
+                                 attempt={"count": 3, "interval": 5})
     stack.report("waiting_retry", "complete")
+    # The worker dies with the retry waiting in it: the interval leaves the
+    # kill seconds ahead of the second attempt, however loaded the machine.
     wait_until(lambda: len(receiver.at("/retried")) == 1, what="first attempt")
     worker.kill()
 
