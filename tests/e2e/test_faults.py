@@ -65,7 +65,8 @@ def test_deliveries_survive_redis_losing_every_message(stack, receiver):
     stack.report("waiting_retry", "complete")
     # The worker dies with the retry waiting in it: the interval leaves the
     # kill seconds ahead of the second attempt, however loaded the machine.
-    wait_until(lambda: len(receiver.at("/retried")) == 1, what="first attempt")
+    wait_until(lambda: [d["attempts_made"] for d in stack.deliveries(retried["id"])]
+               == [1], what="the first attempt recorded")
     worker.kill()
 
     stack.report("accepted_1", "complete")
