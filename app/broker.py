@@ -46,13 +46,9 @@ class Broker:
         """Ask a worker to fan ``event_id`` out; False if the broker is down."""
         return self._send(FAN_OUT_TASK, event_id)
 
-    def publish_delivery(self, delivery_id: str, countdown: float = 0) -> bool:
-        return self._send(DELIVER_TASK, delivery_id, countdown=countdown)
-
-    def _send(self, task: str, object_id: str, countdown: float = 0) -> bool:
+    def _send(self, task: str, object_id: str) -> bool:
         try:
-            self.celery.send_task(task, args=[object_id], countdown=countdown or None,
-                                  retry=False)
+            self.celery.send_task(task, args=[object_id], retry=False)
         except (KombuOperationalError, OSError) as error:
             log.warning("could not publish %s for %s; the sweep will: %s",
                         task, object_id, error)

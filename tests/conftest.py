@@ -28,14 +28,9 @@ class FakeBroker:
 
     def __init__(self) -> None:
         self.fan_outs: list[str] = []
-        self.deliveries: list[tuple[str, float]] = []
 
     def publish_fan_out(self, event_id: str) -> bool:
         self.fan_outs.append(event_id)
-        return True
-
-    def publish_delivery(self, delivery_id: str, countdown: float = 0) -> bool:
-        self.deliveries.append((delivery_id, countdown))
         return True
 
     def ping(self) -> None:
