@@ -94,35 +94,30 @@ def _url(env, name: str, default: str, schemes: tuple[str, ...]) -> str:
 
 
 def _integer(env, name: str, default: int, low: int, high: int) -> int:
-    value = _raw(env, name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(name, f"must be a whole number; got {value!r}") from None
-    if not low <= number <= high:
-        raise ConfigError(name, f"must be between {low} and {high}; got {value!r}")
-    return number
+    return _bounded(env, name, default, low, high, int, "a whole number")
 
 
 def _number(env, name: str, default: float, low: float, high: float) -> float:
-    value = _raw(env, name)
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(name, f"must be a number of seconds; got {value!r}") from None
-    if not low <= number <= high:
-        raise ConfigError(name, f"must be between {low} and {high}; got {value!r}")
-    return number
+    return _bounded(env, name, default, low, high, float, "a number of seconds")
 
 
 def _optional_number(env, name: str, low: float, high: float) -> float | None:
     if _raw(env, name) is None:
         return None
     return _number(env, name, 0.0, low, high)
+
+
+def _bounded(env, name, default, low, high, parse, kind):
+    value = _raw(env, name)
+    if value is None:
+        return default
+    try:
+        number = parse(value)
+    except ValueError:
+        raise ConfigError(name, f"must be {kind}; got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(name, f"must be between {low} and {high}; got {value!r}")
+    return number
 
 
 def _boolean(env, name: str, default: bool) -> bool:

@@ -47,19 +47,6 @@ class AttemptRecord:
     truncated: bool
 
 
-def create_for_event(event: Event, callback_ids: list[int]) -> None:
-    """Make the event's deliveries, once: a second fan-out adds none."""
-    rows = [{"id": new_id("msg"), "event": event.id, "callback": callback_id}
-            for callback_id in callback_ids]
-
-    def insert() -> None:
-        for start in range(0, len(rows), 500):
-            Delivery.insert_many(rows[start:start + 500]).on_conflict_ignore().execute()
-        Event.update(fanned_out_at=utcnow()).where(Event.id == event.id).execute()
-
-    db.atomic(insert)
-
-
 def due_for_event(event_id: str) -> list[str]:
     """Ids of the event's deliveries still waiting for their first attempt."""
     query = (Delivery.select(Delivery.id)
@@ -74,11 +61,11 @@ def create_claimed(event: Event, matched: list[Callback], margin: timedelta,
                    rounds: int = 1) -> list[Delivery]:
     """Make the event's deliveries, once, already claimed for their first attempt.
 
-    ``create_for_event``, ``claim`` and ``load_claimed`` in one transaction:
-    the rows are born ``sending`` with their lease (see ``claim``), in the
-    transaction that marks the event fanned out. A delivery that a concurrent
-    fan-out of the same event made first is not returned, so it is attempted
-    only once; a second fan-out adds none.
+    Creating, claiming and loading in one step: the rows are born ``sending``
+    with their lease (see ``claim``), in the transaction that marks the event
+    fanned out. A delivery that a concurrent fan-out of the same event made
+    first is not returned, so it is attempted only once; a second fan-out adds
+    none.
     """
     now = utcnow()
     longest = max((callback.attempt_http_timeout for callback in matched), default=0)

@@ -15,7 +15,7 @@ import pytest
 from app import accounts, db, migrations
 from app.api import build_app
 from app.config import Settings
-from app.models import ALL_MODELS
+from app.models import ALL_MODELS, Delivery, Event, new_id, utcnow
 
 POSTGRES_URL = os.environ.get(
     "MODELHOOKS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -104,3 +104,11 @@ def auth(account_key) -> dict[str, str]:
 
 def with_settings(settings: Settings, **changes) -> Settings:
     return dataclasses.replace(settings, **changes)
+
+
+def make_pending_deliveries(event: Event, callback_ids: list[int]) -> None:
+    """The event's deliveries, waiting for their first attempt, as a fan-out
+    would leave them had its worker stopped before attempting any."""
+    Delivery.insert_many([{"id": new_id("msg"), "event": event.id, "callback": c}
+                          for c in callback_ids]).execute()
+    Event.update(fanned_out_at=utcnow()).where(Event.id == event.id).execute()

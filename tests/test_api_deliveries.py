@@ -11,6 +11,7 @@ import pytest
 from app import deliveries, events
 from app.deliveries import AttemptRecord, Outcome
 from app.models import Account, Delivery, DeliveryState, Event
+from tests.conftest import make_pending_deliveries
 
 CALLBACKS = "/cloud/callback/model_status"
 URL = "http://127.0.0.1:9000/hook"
@@ -50,7 +51,7 @@ def make_event(account: Account, version: int, status: str = "complete") -> Even
 
 def make_delivery(event: Event, callback_id: int, minute: int = 0) -> str:
     """The event's delivery to the callback, made ``minute`` minutes after 09:00."""
-    deliveries.create_for_event(event, [callback_id])
+    make_pending_deliveries(event, [callback_id])
     delivery = Delivery.get(
         (Delivery.event == event) & (Delivery.callback == callback_id)
     )

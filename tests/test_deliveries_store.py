@@ -11,6 +11,7 @@ from app import accounts, callbacks, db, deliveries, events
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
 from app.models import Attempt, Delivery, DeliveryState, Event
+from tests.conftest import make_pending_deliveries
 
 RECORD = AttemptRecord(started_at=datetime(2026, 12, 4, 9, 0), duration=0.1,
                        status_code=200, error=None, excerpt="ok", truncated=False)
@@ -24,7 +25,7 @@ def one_delivery(account) -> tuple[int, str]:
         Settings(allow_private_targets=True))
     change = events.record(account, {"project_name": "p", "name": "m", "version": 1,
                                      "status": "complete"}, frozenset({"complete"}))
-    deliveries.create_for_event(Event.get_by_id(change.event_id), [callback.id])
+    make_pending_deliveries(Event.get_by_id(change.event_id), [callback.id])
     return callback.id, Delivery.get(Delivery.callback == callback.id).id
 
 

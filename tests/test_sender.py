@@ -14,6 +14,7 @@ import pytest
 from app import accounts, callbacks, deliveries, events
 from app.config import Settings
 from app.models import Attempt, Delivery, DeliveryState, Event, utcnow
+from tests.conftest import make_pending_deliveries
 from workers.sender import Sender
 from workers.transport import AttemptResult
 
@@ -55,7 +56,7 @@ def delivery_id(database) -> str:
         SETTINGS)
     change = events.record(account, {"project_name": "p", "name": "m", "version": 1,
                                      "status": "complete"}, frozenset({"complete"}))
-    deliveries.create_for_event(Event.get_by_id(change.event_id), [callback.id])
+    make_pending_deliveries(Event.get_by_id(change.event_id), [callback.id])
     return Delivery.get(Delivery.callback == callback.id).id
 
 
@@ -144,7 +145,7 @@ def test_every_lease_in_a_batch_covers_its_longest_attempts(database):
         ids.append(callback.id)
     change = events.record(account, {"project_name": "p", "name": "m", "version": 1,
                                      "status": "complete"}, frozenset({"complete"}))
-    deliveries.create_for_event(Event.get_by_id(change.event_id), ids)
+    make_pending_deliveries(Event.get_by_id(change.event_id), ids)
     before = utcnow()
 
     claimed = deliveries.claim([d.id for d in Delivery.select()],
