@@ -34,6 +34,9 @@ MAX_ERROR_LENGTH = 2048
 # Celery's ETA and of the database round differently); it still counts as due.
 DUE_TOLERANCE = timedelta(seconds=1)
 
+# Rows per INSERT: well under the bound parameters SQLite and psycopg2 take.
+INSERT_CHUNK = 1000
+
 
 @dataclass(frozen=True)
 class AttemptRecord:
@@ -57,39 +60,39 @@ def due_for_event(event_id: str) -> list[str]:
     return [row.id for row in query]
 
 
-def create_claimed(event: Event, matched: list[Callback], margin: timedelta,
+def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelta,
                    rounds: int = 1) -> list[Delivery]:
-    """Make the event's deliveries, once, already claimed for their first attempt.
+    """Make each event's deliveries, already claimed for their first attempt.
 
     Creating, claiming and loading in one step: the rows are born ``sending``
-    with their lease (see ``claim``), in the transaction that marks the event
-    fanned out. A delivery that a concurrent fan-out of the same event made
-    first is not returned, so it is attempted only once; a second fan-out adds
-    none.
+    with their lease (see ``claim``). Call it in the transaction that takes the
+    events out of the outbox, so the deliveries exist exactly when the events
+    are marked fanned out. A delivery that already exists (a fan-out of the
+    same event that got there first) is not made again nor returned, so it is
+    attempted only once.
     """
     now = utcnow()
-    longest = max((callback.attempt_http_timeout for callback in matched), default=0)
+    longest = max((callback.attempt_http_timeout
+                   for _, matched in matches for callback in matched), default=0)
     lease_until = now + timedelta(seconds=longest * rounds) + margin
-    by_id = {callback.id: callback for callback in matched}
+    pairs = [(event, callback) for event, matched in matches for callback in matched]
+    by_key = {(event.id, callback.id): (event, callback) for event, callback in pairs}
     rows = [{"id": new_id("msg"), "event": event.id, "callback": callback.id,
              "state": DeliveryState.SENDING, "lease_until": lease_until,
              "next_attempt_at": now, "created_at": now}
-            for callback in matched]
+            for event, callback in pairs]
 
-    def insert() -> list[tuple[str, int]]:
-        made: list[tuple[str, int]] = []
-        for start in range(0, len(rows), 1000):
-            query = (Delivery.insert_many(rows[start:start + 1000])
-                     .on_conflict_ignore()
-                     .returning(Delivery.id, Delivery.callback))
-            made += [(row.id, row.callback_id) for row in query.execute()]
-        Event.update(fanned_out_at=now).where(Event.id == event.id).execute()
-        return made
-
-    return [Delivery(id=delivery_id, event=event, callback=by_id[callback_id],
-                     state=DeliveryState.SENDING, attempts_made=0,
-                     lease_until=lease_until)
-            for delivery_id, callback_id in db.atomic(insert)]
+    made: list[Delivery] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        query = (Delivery.insert_many(rows[start:start + INSERT_CHUNK])
+                 .on_conflict_ignore()
+                 .returning(Delivery.id, Delivery.event, Delivery.callback))
+        for row in query.execute():
+            event, callback = by_key[(row.event_id, row.callback_id)]
+            made.append(Delivery(id=row.id, event=event, callback=callback,
+                                 state=DeliveryState.SENDING, attempts_made=0,
+                                 lease_until=lease_until))
+    return made
 
 
 def claim(delivery_ids: list[str], margin: timedelta, rounds: int = 1) -> list[str]:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app import __version__, callbacks, db, deliveries, patterns, retry
+from app import __version__, callbacks, db, deliveries, outbox, patterns, retry
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
 from app.errors import DependencyUnavailable
@@ -25,7 +25,6 @@ from app.models import (
     Delivery,
     DeliveryState,
     Event,
-    ModelVersion,
     utcnow,
 )
 from app.signing import signature_headers
@@ -65,25 +64,42 @@ class Sender:
         self.transport.close()
 
     def fan_out(self, event_id: str) -> list[Attempted]:
-        """Make the event's deliveries and their first attempts."""
-        with db.connection():
-            event = (Event.select(Event, ModelVersion).join(ModelVersion)
-                     .where(Event.id == event_id).first())
-            if event is None:
-                log.warning("event %s: not found, nothing to fan out", event_id)
-                return []
-            again = event.fanned_out_at is not None
-            if again:
-                # A second message for the event: only what is still waiting.
-                due = deliveries.due_for_event(event.id)
-            else:
-                # Born claimed: no separate claim, no second load.
-                matched = self._matching_callbacks(event)
-                made = deliveries.create_claimed(event, matched, self._lease_margin,
-                                                 self._rounds(len(matched)))
-                log.info("event %s: %d matching callbacks", event.id, len(matched))
+        """Make one event's deliveries and their first attempts.
 
-        return self.attempt(due) if again else self._send(made)
+        An event fanned out already has only its deliveries that are still
+        waiting for a first attempt sent (its worker died before making them).
+        """
+        taken, attempted = self._fan_out_batch(1, [event_id])
+        if taken:
+            return attempted
+        with db.connection():
+            due = deliveries.due_for_event(event_id)
+        return self.attempt(due)
+
+    def fan_out_waiting(self, limit: int) -> tuple[int, list[Attempted]]:
+        """Fan out up to ``limit`` waiting events; answer how many, and the attempts."""
+        return self._fan_out_batch(limit)
+
+    def _fan_out_batch(self, limit: int, event_ids: list[str] | None = None
+                       ) -> tuple[int, list[Attempted]]:
+        with db.connection():
+            events, made = db.atomic(lambda: self._take_and_create(limit, event_ids))
+        if events:
+            log.info("fanned out %d events into %d deliveries: %s", len(events),
+                     len(made), ", ".join(event.id for event in events[:20]))
+        return len(events), self._send(made)
+
+    def _take_and_create(self, limit: int, event_ids: list[str] | None
+                         ) -> tuple[list[Event], list[Delivery]]:
+        # One transaction: the events leave the outbox exactly when their
+        # deliveries exist, born claimed so that no second load is needed.
+        events = outbox.take_waiting(limit, event_ids)
+        matches = self._match(events)
+        deliveries_count = sum(len(matched) for _, matched in matches)
+        made = deliveries.create_claimed(matches, self._lease_margin,
+                                         self._rounds(deliveries_count))
+        outbox.mark_fanned_out(events, utcnow())
+        return events, made
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
@@ -137,16 +153,29 @@ class Sender:
         self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
         return recorded
 
-    def _matching_callbacks(self, event: Event) -> list[Callback]:
-        version = event.model_version
+    def _match(self, events: list[Event]) -> list[tuple[Event, list[Callback]]]:
+        """Each event with its account's enabled callbacks that match it."""
+        matchers: dict[int, tuple[list[Callback], patterns.Matcher]] = {}
+        matches = []
+        for event in events:
+            if event.account_id not in matchers:
+                matchers[event.account_id] = self._matcher_for(event.account_id)
+            enabled, matcher = matchers[event.account_id]
+            version = event.model_version
+            matched = [enabled[index] for index in
+                       matcher.match(version.name, version.project_name)]
+            matches.append((event, matched))
+        return matches
+
+    @staticmethod
+    def _matcher_for(account_id: int) -> tuple[list[Callback], patterns.Matcher]:
         enabled = list(Callback.select().where(
-            (Callback.account == event.account_id) & Callback.enabled))
+            (Callback.account == account_id) & Callback.enabled))
         matcher = patterns.Matcher(
             (index, c.model_name_pattern, c.project_name_pattern)
             for index, c in enumerate(enabled)
         )
-        return [enabled[index] for index in
-                matcher.match(version.name, version.project_name)]
+        return enabled, matcher
 
     def _drop_disabled(self, rows: list[Delivery]) -> list[Delivery]:
         disabled = [d.id for d in rows if not d.callback.enabled]

@@ -1,22 +1,30 @@
-"""The Celery tasks: fan-out of an event, one delivery's next attempt, the sweep."""
+"""The Celery tasks: the drain of the outbox, the fan-out of one event, one
+delivery's next attempt, and the sweep."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from celery import Task
+from celery import Task, signals
 
 from app import broker, db, deliveries
 from workers import sweeper
 from workers.celery_app import celery_app, settings
-from workers.sender import Sender
+from workers.sender import Attempted, Sender
 from workers.transport import Transport
 
 log = logging.getLogger("modelhooks.worker")
 
 # How early a message may arrive and still be put back to wait (seconds).
 EARLY_TOLERANCE = 5.0
+
+# Events fanned out together, and batches one drain takes before it hands the
+# rest to a drain of its own (so other tasks get their turn in between).
+DRAIN_BATCH_EVENTS = 50
+DRAIN_BATCHES = 20
+
+publisher = broker.Broker(settings.redis_url, celery_app)
 
 _sender: Sender | None = None
 _sender_lock = threading.Lock()
@@ -34,11 +42,26 @@ def sender() -> Sender:
         return _sender
 
 
+@celery_app.task(name=broker.DRAIN_TASK)
+def drain() -> None:
+    """Fan out the events waiting in the outbox, a batch at a time."""
+    publisher.drain_started()
+
+    for _ in range(DRAIN_BATCHES):
+        taken, attempted = sender().fan_out_waiting(DRAIN_BATCH_EVENTS)
+        _schedule_retries(attempted)
+        if taken < DRAIN_BATCH_EVENTS:
+            return
+    publisher.publish_drain()
+
+
 @celery_app.task(name=broker.FAN_OUT_TASK)
 def fan_out(event_id: str) -> None:
-    """Make an event's deliveries and their first attempts; schedule the retries."""
-    attempted = sender().fan_out(event_id)
+    """Make one event's deliveries and their first attempts (the sweep's task)."""
+    _schedule_retries(sender().fan_out(event_id))
 
+
+def _schedule_retries(attempted: list[Attempted]) -> None:
     for item in attempted:
         if item.retry_in is not None:
             deliver.apply_async(args=[item.delivery_id], countdown=item.retry_in)
@@ -81,3 +104,10 @@ def _publish_delivery(delivery_id: str) -> None:
 
 def _publish_fan_out(event_id: str) -> None:
     fan_out.apply_async(args=[event_id])
+
+
+@signals.worker_ready.connect
+def _drain_on_start(**_kwargs) -> None:
+    # Events stored while no worker ran (or whose drain died with its worker)
+    # are taken at once rather than at the sweep's next turn.
+    publisher.publish_drain()
