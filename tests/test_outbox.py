@@ -45,11 +45,9 @@ def test_a_drain_takes_the_oldest_waiting_events_up_to_its_limit(account):
     stored = [report(account, version) for version in range(1, 6)]
     sender = Sender(SETTINGS, ScriptedTransport(answer(200)))
 
-    first = sender.fan_out_waiting(3)
-    second = sender.fan_out_waiting(3)
-    third = sender.fan_out_waiting(3)
+    batches = [sender.fan_out_waiting(3) for _ in range(3)]
 
-    assert [first[0], second[0], third[0]] == [3, 2, 0]
+    assert [(b.events, b.more) for b in batches] == [(3, True), (2, False), (0, False)]
     with db.connection():
         made = {d.event_id: d.state for d in Delivery.select()}
         waiting = Event.select().where(Event.fanned_out_at.is_null()).count()
@@ -62,12 +60,12 @@ def test_events_that_do_not_trigger_stay_out_of_the_drain(account):
     triggering = report(account, 1, status="complete")
     sender = Sender(SETTINGS, ScriptedTransport(answer(200)))
 
-    taken, attempted = sender.fan_out_waiting(10)
+    batch = sender.fan_out_waiting(10)
 
-    assert taken == 1
+    assert batch.events == 1
     with db.connection():
         assert [d.event_id for d in Delivery.select()] == [triggering]
-    assert [a.state for a in attempted] == [DeliveryState.SUCCEEDED]
+    assert [a.state for a in batch.attempted] == [DeliveryState.SUCCEEDED]
 
 
 def test_one_batch_matches_each_event_against_its_own_account(account):
@@ -77,15 +75,15 @@ def test_one_batch_matches_each_event_against_its_own_account(account):
     theirs_unmatched = report(other, 1)
     sender = Sender(SETTINGS, ScriptedTransport(answer(200)))
 
-    taken, attempted = sender.fan_out_waiting(10)
+    batch = sender.fan_out_waiting(10)
 
-    assert taken == 2
+    assert batch.events == 2
     with db.connection():
         pairs = sorted((d.event_id, d.callback.account_id) for d in Delivery.select())
         unmatched = Event.get_by_id(theirs_unmatched)
     assert pairs == [(mine, account.id)]
     assert unmatched.fanned_out_at is not None
-    assert len(attempted) == 1
+    assert len(batch.attempted) == 1
 
 
 def test_two_workers_draining_at_once_fan_each_event_out_once(account):
@@ -98,9 +96,9 @@ def test_two_workers_draining_at_once_fan_each_event_out_once(account):
         sender = Sender(SETTINGS, transport)
         start.wait(timeout=10)
         for _ in range(40):
-            count, _ = sender.fan_out_waiting(4)
-            taken.append(count)
-            if count == 0:
+            batch = sender.fan_out_waiting(4)
+            taken.append(batch.events)
+            if batch.events == 0:
                 return
 
     threads = [threading.Thread(target=drain, args=(t,)) for t in transports]
@@ -124,3 +122,34 @@ def test_take_waiting_can_be_narrowed_to_named_events(account):
         taken = db.atomic(lambda: outbox.take_waiting(10, [second]))
 
     assert [event.id for event in taken] == [second]
+
+
+def test_a_batch_stops_at_one_wave_of_deliveries_and_never_splits_an_event(database):
+    account = accounts.create_account("acme").account
+    for _ in range(3):
+        make_callback(account)
+    stored = [report(account, version) for version in range(1, 5)]
+    two_per_wave = Settings(allow_private_targets=True, fan_out_concurrency=7)
+    sender = Sender(two_per_wave, ScriptedTransport(answer(200)))
+
+    batches = [sender.fan_out_waiting(10) for _ in range(3)]
+
+    assert [(b.events, len(b.attempted), b.more) for b in batches] == [
+        (2, 6, True), (2, 6, False), (0, 0, False)]
+    with db.connection():
+        assert Event.select().where(Event.fanned_out_at.is_null()).count() == 0
+        assert Delivery.select().count() == 3 * len(stored)
+
+
+def test_an_event_larger_than_a_wave_goes_alone_and_whole(database):
+    account = accounts.create_account("acme").account
+    for _ in range(3):
+        make_callback(account)
+    report(account, 1)
+    report(account, 2)
+    small_wave = Settings(allow_private_targets=True, fan_out_concurrency=2)
+    sender = Sender(small_wave, ScriptedTransport(answer(200)))
+
+    first = sender.fan_out_waiting(10)
+
+    assert (first.events, len(first.attempted), first.more) == (1, 3, True)

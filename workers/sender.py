@@ -48,6 +48,15 @@ class Attempted:
     retry_in: float | None
 
 
+@dataclass(frozen=True)
+class FanOutBatch:
+    """What one batch of the drain did, and whether more events may be waiting."""
+
+    events: int
+    attempted: list[Attempted]
+    more: bool
+
+
 class Sender:
     """Makes attempts for a worker process; one per process, shared by its tasks.
 
@@ -69,37 +78,58 @@ class Sender:
         An event fanned out already has only its deliveries that are still
         waiting for a first attempt sent (its worker died before making them).
         """
-        taken, attempted = self._fan_out_batch(1, [event_id])
-        if taken:
-            return attempted
+        batch = self._fan_out_batch(1, [event_id])
+        if batch.events:
+            return batch.attempted
         with db.connection():
             due = deliveries.due_for_event(event_id)
         return self.attempt(due)
 
-    def fan_out_waiting(self, limit: int) -> tuple[int, list[Attempted]]:
-        """Fan out up to ``limit`` waiting events; answer how many, and the attempts."""
+    def fan_out_waiting(self, limit: int) -> FanOutBatch:
+        """Fan out up to ``limit`` waiting events, oldest first.
+
+        A batch stops short of ``limit`` once its deliveries fill one wave of
+        the fan-out concurrency (an event is never split): a worker killed
+        mid-batch then has at most one wave to send again, and every lease
+        covers one attempt.
+        """
         return self._fan_out_batch(limit)
 
     def _fan_out_batch(self, limit: int, event_ids: list[str] | None = None
-                       ) -> tuple[int, list[Attempted]]:
+                       ) -> FanOutBatch:
         with db.connection():
-            events, made = db.atomic(lambda: self._take_and_create(limit, event_ids))
+            events, made, more = db.atomic(
+                lambda: self._take_and_create(limit, event_ids))
         if events:
             log.info("fanned out %d events into %d deliveries: %s", len(events),
                      len(made), ", ".join(event.id for event in events[:20]))
-        return len(events), self._send(made)
+        return FanOutBatch(len(events), self._send(made), more)
 
     def _take_and_create(self, limit: int, event_ids: list[str] | None
-                         ) -> tuple[list[Event], list[Delivery]]:
+                         ) -> tuple[list[Event], list[Delivery], bool]:
         # One transaction: the events leave the outbox exactly when their
         # deliveries exist, born claimed so that no second load is needed.
-        events = outbox.take_waiting(limit, event_ids)
-        matches = self._match(events)
+        # Events taken but not kept are unlocked, still waiting, at the commit.
+        taken = outbox.take_waiting(limit, event_ids)
+        matches = self._one_wave(self._match(taken))
+        events = [event for event, _ in matches]
         deliveries_count = sum(len(matched) for _, matched in matches)
+
         made = deliveries.create_claimed(matches, self._lease_margin,
                                          self._rounds(deliveries_count))
         outbox.mark_fanned_out(events, utcnow())
-        return events, made
+        more = len(taken) == limit or len(events) < len(taken)
+        return events, made, more
+
+    def _one_wave(self, matches: list[tuple[Event, list[Callback]]]
+                  ) -> list[tuple[Event, list[Callback]]]:
+        kept, total = [], 0
+        for event, matched in matches:
+            if kept and total + len(matched) > self.settings.fan_out_concurrency:
+                break
+            kept.append((event, matched))
+            total += len(matched)
+        return kept
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""

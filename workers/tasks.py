@@ -19,8 +19,9 @@ log = logging.getLogger("modelhooks.worker")
 # How early a message may arrive and still be put back to wait (seconds).
 EARLY_TOLERANCE = 5.0
 
-# Events fanned out together, and batches one drain takes before it hands the
-# rest to a drain of its own (so other tasks get their turn in between).
+# Events fanned out together at most (a batch also stops at one wave of
+# deliveries), and batches one drain takes before it hands the rest to a
+# drain of its own (so other tasks get their turn in between).
 DRAIN_BATCH_EVENTS = 50
 DRAIN_BATCHES = 20
 
@@ -48,9 +49,9 @@ def drain() -> None:
     publisher.drain_started()
 
     for _ in range(DRAIN_BATCHES):
-        taken, attempted = sender().fan_out_waiting(DRAIN_BATCH_EVENTS)
-        _schedule_retries(attempted)
-        if taken < DRAIN_BATCH_EVENTS:
+        batch = sender().fan_out_waiting(DRAIN_BATCH_EVENTS)
+        _schedule_retries(batch.attempted)
+        if not batch.more:
             return
     publisher.publish_drain()
 
