@@ -15,10 +15,41 @@ from datetime import datetime, timezone
 from typing import Any
 
 from app import db
-from app.models import Account, Event, ModelVersion, new_id, utcnow
+from app.models import Account, ModelVersion, new_id, utcnow
 from app.payload import build_body
 
 log = logging.getLogger("modelhooks.events")
+
+# The statements of every report, written once (see ``db.execute``); the
+# columns are those of ``app.models.ModelVersion`` and ``Event``.
+SELECT_VERSION = (
+    "SELECT id, status, active, predictor_id, predictor_created_at"
+    " FROM model_versions"
+    " WHERE account_id = %s AND project_name = %s AND name = %s AND version = %s"
+)
+# The row is made with its final values in one statement, so its id, which is
+# the default predictor id, is chosen in the statement itself.
+INSERT_VERSION = (
+    "INSERT INTO model_versions (id, account_id, project_name, name, version,"
+    " predictor_id, active, status, predictor_created_at, updated_at)"
+    " SELECT fresh.id, %s, %s, %s, %s, COALESCE(%s, fresh.id), %s, %s, %s, %s"
+    " FROM (SELECT {next_id} AS id) AS fresh WHERE true"
+    " ON CONFLICT DO NOTHING RETURNING id, predictor_id"
+)
+NEXT_VERSION_ID = {
+    "postgres": "nextval('model_versions_id_seq')",
+    # What SQLite itself would choose; the write lock is held (BEGIN IMMEDIATE).
+    "sqlite": "(SELECT COALESCE(MAX(id), 0) + 1 FROM model_versions)",
+}
+UPDATE_VERSION = (
+    "UPDATE model_versions SET status = %s, active = %s, predictor_id = %s,"
+    " predictor_created_at = %s, updated_at = %s WHERE id = %s"
+)
+INSERT_EVENT = (
+    "INSERT INTO events (id, account_id, model_version_id, old_status, new_status,"
+    " changed_at, triggered, body, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 @dataclass(frozen=True)
@@ -31,100 +62,117 @@ class StatusChange:
     triggered: bool
 
 
+@dataclass(frozen=True)
+class VersionState:
+    """A model version's row as this report leaves it."""
+
+    id: int
+    status: str | None
+    active: bool
+    predictor_id: int | None
+    predictor_created_at: datetime | None
+
+
 def record(account: Account, report: dict[str, Any],
            trigger_statuses: frozenset[str]) -> StatusChange:
     """Store a producer's status report; see the module docstring."""
-    return db.atomic(lambda: _record(account, report, trigger_statuses))
+    return db.atomic(lambda: _record(account.id, report, trigger_statuses))
 
 
-def _record(account, report, trigger_statuses) -> StatusChange:
-    version = _lock_model_version(account, report)
-    old_status = report["old_status"] if "old_status" in report else version.status
+def _record(account_id, report, trigger_statuses) -> StatusChange:
+    version, last_status = _save_version(account_id, report)
+    old_status = report["old_status"] if "old_status" in report else last_status
     new_status = report["status"]
-
-    _apply(version, report)
     if old_status == new_status:
         return StatusChange(None, old_status, new_status, triggered=False)
 
     triggered = new_status in trigger_statuses
     changed_at = _naive_utc(report.get("changed_at")) or utcnow()
-    event = Event.create(
-        id=new_id("evt"),
-        account=account,
-        model_version=version,
-        old_status=old_status,
-        new_status=new_status,
-        changed_at=changed_at,
-        triggered=triggered,
-        body=_body(version, old_status, new_status, changed_at).decode("utf-8"),
-    )
+    body = _body(report, version, old_status, changed_at)
+    event_id = new_id("evt")
+    db.execute(INSERT_EVENT, (event_id, account_id, version.id, old_status, new_status,
+                              changed_at, triggered, body, utcnow()))
 
-    log.info("event %s: %s/%s v%d %s -> %s (triggered=%s)", event.id,
-             version.project_name, version.name, version.version, old_status,
+    log.info("event %s: %s/%s v%d %s -> %s (triggered=%s)", event_id,
+             report["project_name"], report["name"], report["version"], old_status,
              new_status, triggered)
-    return StatusChange(event.id, old_status, new_status, triggered)
+    return StatusChange(event_id, old_status, new_status, triggered)
 
 
-def _lock_model_version(account: Account, report: dict[str, Any]) -> ModelVersion:
-    """The model version row, locked for this transaction; made if new."""
-    key = (
-        (ModelVersion.account == account)
-        & (ModelVersion.project_name == report["project_name"])
-        & (ModelVersion.name == report["name"])
-        & (ModelVersion.version == report["version"])
-    )
-    query = db.for_update(ModelVersion.select().where(key))
+def _save_version(account_id: int, report: dict[str, Any]
+                  ) -> tuple[VersionState, str | None]:
+    """The version as the report leaves it, and its last known status.
 
-    version = query.first()
-    if version is not None:
-        return version
+    Its row stays locked until the transaction ends, so that two reports of
+    one version take turns.
+    """
+    stored = _locked_version(account_id, report)
+    if stored is None:
+        made = _insert_version(account_id, report)
+        if made is not None:
+            return made, None
+        # A concurrent report made the row first: wait for its lock, then update.
+        stored = _locked_version(account_id, report)
 
+    version = _updated(stored, report)
+    db.execute(UPDATE_VERSION, (version.status, version.active, version.predictor_id,
+                                version.predictor_created_at, utcnow(), version.id))
+    return version, stored.status
+
+
+def _locked_version(account_id: int, report: dict[str, Any]) -> VersionState | None:
+    key = (account_id, report["project_name"], report["name"], report["version"])
+    row = db.execute(db.locking(SELECT_VERSION), key).fetchone()
+    if row is None:
+        return None
+    id_, status, active, predictor_id, created = row
+    # SQLite hands back booleans and times as stored; the fields convert them.
+    return VersionState(id_, status, ModelVersion.active.python_value(active),
+                        predictor_id,
+                        ModelVersion.predictor_created_at.python_value(created))
+
+
+def _insert_version(account_id: int, report: dict[str, Any]) -> VersionState | None:
+    """The new version's row, or None if a concurrent report made it first."""
     # Without a savepoint: a row that a concurrent report made first is left
-    # alone, and the query below then waits for it and locks it.
-    fields = {
-        "account": account,
-        "project_name": report["project_name"],
-        "name": report["name"],
-        "version": report["version"],
-        "predictor_created_at": _naive_utc(report.get("predictor_created_at"))
-        or utcnow(),
-    }
-    inserted = list(ModelVersion.insert(fields).on_conflict_ignore()
-                    .returning(ModelVersion.id).tuples().execute())
-    if not inserted:
-        return query.get()
-    return ModelVersion(id=inserted[0][0], active=True, status=None,
-                        predictor_id=None, **fields)
+    # alone, and ``_locked_version`` then waits for it and locks it.
+    created = _naive_utc(report.get("predictor_created_at")) or utcnow()
+    active = report.get("active", True)
+    sql = INSERT_VERSION.format(
+        next_id=NEXT_VERSION_ID["postgres" if db.is_postgres() else "sqlite"])
+    row = db.execute(sql, (account_id, report["project_name"], report["name"],
+                           report["version"], report.get("predictor_id"), active,
+                           report["status"], created, utcnow())).fetchone()
+    if row is None:
+        return None
+    return VersionState(row[0], report["status"], active, row[1], created)
 
 
-def _apply(version: ModelVersion, report: dict[str, Any]) -> None:
-    version.status = report["status"]
-    if "active" in report:
-        version.active = report["active"]
-    if "predictor_created_at" in report:
-        version.predictor_created_at = _naive_utc(report["predictor_created_at"])
-    if report.get("predictor_id") is not None:
-        version.predictor_id = report["predictor_id"]
-    elif version.predictor_id is None:
+def _updated(stored: VersionState, report: dict[str, Any]) -> VersionState:
+    predictor_id = report.get("predictor_id")
+    if predictor_id is None:
         # Assigned once: the row id is stable and unique within the service.
-        version.predictor_id = version.id
-    version.updated_at = utcnow()
-    version.save()
+        predictor_id = stored.id if stored.predictor_id is None else stored.predictor_id
+    created = stored.predictor_created_at
+    if "predictor_created_at" in report:
+        created = _naive_utc(report["predictor_created_at"])
+    return VersionState(stored.id, report["status"],
+                        report.get("active", stored.active), predictor_id, created)
 
 
-def _body(version: ModelVersion, old_status: str | None, new_status: str,
-          changed_at: datetime) -> bytes:
+def _body(report: dict[str, Any], version: VersionState, old_status: str | None,
+          changed_at: datetime) -> str:
     return build_body(
-        name=version.name,
-        version=version.version,
+        name=report["name"],
+        version=report["version"],
         active=version.active,
         predictor_id=version.predictor_id,
-        project_name=version.project_name,
+        project_name=report["project_name"],
         predictor_created_at=version.predictor_created_at,
         old_status=old_status,
-        new_status=new_status,
+        new_status=version.status,
         changed_at=changed_at,
-    )
+    ).decode("utf-8")
 
 
 def _naive_utc(moment: datetime | None) -> datetime | None:

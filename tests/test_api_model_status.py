@@ -375,3 +375,41 @@ def test_a_string_no_database_can_store_is_400_naming_the_field(
 
     assert answer.status_code == 400
     assert answer.get_json()["error"]["fields"] == {field: [message]}
+
+
+# Concurrent reports
+
+
+def test_concurrent_reports_of_one_version_take_turns(database, account_key):
+    import threading
+
+    from app import db, events
+    from app.models import Account
+
+    account = Account.get(Account.name == "acme")
+    database.close()
+    rounds, answers = 10, []
+    start = threading.Barrier(2)
+
+    def report_status(name: str, status: str) -> None:
+        start.wait(5)
+        with db.connection():
+            change = events.record(account, report(name=name, status=status),
+                                   frozenset({"complete"}))
+        answers.append((name, status, change.old_status))
+
+    threads = [threading.Thread(target=report_status, args=(f"m{n}", status))
+               for n in range(rounds) for status in ("training", "complete")]
+    for pair in range(0, len(threads), 2):
+        for thread in threads[pair:pair + 2]:
+            thread.start()
+        for thread in threads[pair:pair + 2]:
+            thread.join(10)
+
+    for n in range(rounds):
+        seen = {status: old for name, status, old in answers if name == f"m{n}"}
+        # Whichever came second saw the first one's status as the old one.
+        assert seen in ({"training": None, "complete": "training"},
+                        {"complete": None, "training": "complete"})
+    assert ModelVersion.select().count() == rounds
+    assert Event.select().count() == 2 * rounds

@@ -17,9 +17,13 @@ blp = Blueprint("model_status", __name__, url_prefix="/cloud/model_status",
                 description="Status changes of model versions, from producers.")
 guard(blp)
 
+# An instance, not the class: webargs would build a schema (a deep copy of its
+# fields) for every report from a class.
+REPORT_SCHEMA = ModelStatusIn()
+
 
 @blp.route("", methods=["POST"])
-@blp.arguments(ModelStatusIn)
+@blp.arguments(REPORT_SCHEMA)
 @blp.response(202, ModelStatusAccepted)
 @blp.alt_response(400, schema=ErrorEnvelope)
 @blp.alt_response(401, schema=ErrorEnvelope)
