@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import patterns, targets
+from app import db, patterns, targets
 from app.config import Settings
 from app.errors import NotFound
 from app.models import Account, Callback, utcnow
@@ -52,6 +52,25 @@ def get(account: Account, callback_id: int) -> Callback:
     if callback is None:
         raise NotFound(f"no callback with id {callback_id}")
     return callback
+
+
+# Run by every fan-out batch for each account in it: written once as SQL text.
+# Only what matching and sending need is loaded.
+SELECT_ENABLED = (
+    "SELECT id, url, secret, model_name_pattern, project_name_pattern,"
+    " attempt_count, attempt_interval, attempt_http_timeout"
+    " FROM callbacks WHERE account_id = %s AND enabled ORDER BY id"
+)
+ENABLED_COLUMNS = ("id", "url", "secret", "model_name_pattern", "project_name_pattern",
+                   "attempt_count", "attempt_interval", "attempt_http_timeout")
+
+
+def enabled_for(account_id: int) -> list[Callback]:
+    """The account's enabled callbacks, in id order, as a fan-out needs them."""
+    rows = db.execute(SELECT_ENABLED, (account_id,)).fetchall()
+    return [Callback(account=account_id, enabled=True,
+                     **dict(zip(ENABLED_COLUMNS, row, strict=True)))
+            for row in rows]
 
 
 def list_for(account: Account) -> list[Callback]:

@@ -10,30 +10,42 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import peewee
-
 from app import db
 from app.models import Event, ModelVersion
 
+# Written once as SQL text: every batch of the drain runs it.
+SELECT_WAITING = (
+    "SELECT events.id, events.account_id, events.body,"
+    " model_versions.name, model_versions.project_name"
+    " FROM events JOIN model_versions ON model_versions.id = events.model_version_id"
+    " WHERE events.triggered AND events.fanned_out_at IS NULL{narrowed}"
+    " ORDER BY events.created_at LIMIT %s{locking}"
+)
+# Only the event rows are locked: the API locks model versions to record
+# reports. Locked events are skipped, not waited for: another worker has them.
+POSTGRES_LOCKING = " FOR UPDATE OF events SKIP LOCKED"
+
 
 def take_waiting(limit: int, event_ids: list[str] | None = None) -> list[Event]:
-    """Up to ``limit`` waiting events, oldest first, with their model versions.
+    """Up to ``limit`` waiting events, oldest first, with their model's names.
 
     Call it inside a transaction: the events stay locked until it ends, and a
     worker taking a batch at the same moment skips them (PostgreSQL) or waits
     for the write lock (SQLite), so no event is fanned out twice. ``event_ids``
     narrows the batch to those events.
     """
-    query = (Event.select(Event, ModelVersion).join(ModelVersion)
-             .where(Event.triggered & Event.fanned_out_at.is_null())
-             .order_by(Event.created_at)
-             .limit(limit))
+    narrowed = ""
+    params: list[object] = []
     if event_ids is not None:
-        query = query.where(Event.id.in_(event_ids))
-    if isinstance(db.database.obj, peewee.PostgresqlDatabase):
-        # Only the event rows: the API locks model versions to record reports.
-        query = query.for_update(of=Event, skip_locked=True)
-    return list(query)
+        narrowed = " AND events.id IN (" + ", ".join(["%s"] * len(event_ids)) + ")"
+        params += event_ids
+    locking = POSTGRES_LOCKING if db.is_postgres() else ""
+    sql = SELECT_WAITING.format(narrowed=narrowed, locking=locking)
+
+    rows = db.execute(sql, (*params, limit)).fetchall()
+    return [Event(id=event_id, account=account_id, body=body,
+                  model_version=ModelVersion(name=name, project_name=project_name))
+            for event_id, account_id, body, name, project_name in rows]
 
 
 def mark_fanned_out(events: list[Event], moment: datetime) -> None:

@@ -199,8 +199,7 @@ class Sender:
 
     @staticmethod
     def _matcher_for(account_id: int) -> tuple[list[Callback], patterns.Matcher]:
-        enabled = list(Callback.select().where(
-            (Callback.account == account_id) & Callback.enabled))
+        enabled = callbacks.enabled_for(account_id)
         matcher = patterns.Matcher(
             (index, c.model_name_pattern, c.project_name_pattern)
             for index, c in enumerate(enabled)
