@@ -161,16 +161,40 @@ def test_connections_are_kept_apart_per_host_on_one_address(
     assert receiver.connections == 2
 
 
-def test_a_header_that_would_break_the_request_is_refused_before_sending(
+def test_a_header_that_would_break_the_request_fails_its_attempt_alone(
     start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(200)))
     smuggling = {"X-Note": "a\r\nX-Injected: yes"}
+    requests = [
+        PostRequest(receiver.url(), BODY, smuggling, 5),
+        PostRequest(receiver.url(), BODY, HEADERS, 5),
+    ]
 
-    with pytest.raises(ValueError, match="header must fit on one line"):
-        transport.post(receiver.url(), BODY, smuggling, timeout=5)
+    first, second = transport.post_many(requests)
 
-    assert receiver.connections == 0
+    assert (first.ok, first.status_code, first.error) == (
+        False,
+        None,
+        "InternalError: ValueError: header must fit on one line, "
+        "got 'X-Note': 'a\\r\\nX-Injected: yes'",
+    )
+    assert second.ok
+    assert [request.headers.get("x-note") for request in receiver.requests] == [None]
+
+
+def test_a_status_of_other_scripts_digits_is_a_bad_status_line(
+    start: StartReceiver, transport: BatchTransport
+) -> None:
+    # "\xb2" ("²") passes str.isdigit(), and int() then raises ValueError.
+    receiver = start(answering(b"HTTP/1.1 \xb200 OK\r\n\r\n", limit=1))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (result.status_code, result.error) == (
+        None,
+        "ProtocolError: BadStatusLine: HTTP/1.1 \xb200 OK\r\n",
+    )
 
 
 def test_close_stops_the_loop_and_a_later_batch_starts_it_again(

@@ -432,6 +432,39 @@ def test_a_body_broken_off_is_a_protocol_error_after_the_status(
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"HTTP/1.1 2000 OK\r\n\r\n", id="four-digits"),
+        pytest.param(b"HTTP/1.1\r\n\r\n", id="no-status"),
+    ],
+)
+def test_a_status_that_is_not_three_ascii_digits_is_a_bad_status_line(
+    start: StartReceiver, transport: AnyTransport, answer: bytes
+) -> None:
+    receiver = start(answering(answer, limit=1))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    status_line = answer.split(b"\n")[0] + b"\n"
+    assert (result.status_code, result.error) == (
+        None,
+        f"ProtocolError: BadStatusLine: {status_line.decode('latin-1')}",
+    )
+
+
+def test_a_content_length_of_other_digits_is_read_to_the_close(
+    start: StartReceiver, transport: AnyTransport
+) -> None:
+    receiver = start(
+        answering(b"HTTP/1.1 200 OK\r\nContent-Length: \xb9\r\n\r\nabc", 1)
+    )
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (result.status_code, result.error, result.excerpt) == (200, None, "abc")
+
+
+@pytest.mark.parametrize(
     "answer, excerpt, connections",
     [
         pytest.param(

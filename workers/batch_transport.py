@@ -69,8 +69,10 @@ class BatchTransport:
     """Sends batches of attempts on one event loop; safe to share between threads.
 
     The loop starts on first use. Idle connections are kept per (scheme, host,
-    port, address), at most ``connections_per_pool`` each, for the
-    ``max_pools`` most recently used destinations.
+    port, address), at most ``connections_per_pool`` each (by default as many
+    as a batch has in flight), for the ``max_pools`` most recently used
+    destinations. An attempt never raises: even a fault of modelhooks' own
+    becomes an ``InternalError`` result, so that a batch keeps its other results.
     """
 
     def __init__(
@@ -81,7 +83,7 @@ class BatchTransport:
         excerpt_limit: int = 1024,
         ssl_context: ssl.SSLContext | None = None,
         concurrency: int = 50,
-        connections_per_pool: int = 10,
+        connections_per_pool: int | None = None,
         max_pools: int = 100,
     ) -> None:
         if concurrency < 1:
@@ -91,7 +93,10 @@ class BatchTransport:
         self.concurrency = concurrency
         self._resolve = resolve
         self._ssl_context = ssl_context or ssl.create_default_context()
-        self._pool_sizes = {"per_pool": connections_per_pool, "max_pools": max_pools}
+        self._pool_sizes = {
+            "per_pool": connections_per_pool or concurrency,
+            "max_pools": max_pools,
+        }
         self._lock = threading.Lock()
         self._running: tuple[LoopThread, ConnectionPool] | None = None
         self._batches = threading.Condition()
@@ -187,7 +192,14 @@ class BatchTransport:
     ) -> AttemptResult:
         async with places:
             started = time.monotonic()
-            result = await self._attempt(pool, lookups, request, started)
+            try:
+                result = await self._attempt(pool, lookups, request, started)
+            except Exception as error:
+                # A fault of modelhooks, not of the receiver: it fails this
+                # attempt alone, and the batch's other results are kept.
+                where = origin(request.url)
+                log.error("attempt to %s broke in modelhooks", where, exc_info=True)
+                result = failure(f"InternalError: {type(error).__name__}: {error}")
 
         result = replace(result, duration=time.monotonic() - started)
         log.debug("attempt to %s: %s", origin(request.url), result)

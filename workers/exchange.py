@@ -26,6 +26,9 @@ _NO_BODY_STATUSES = {204, 304}
 # Headers that say where the request ends: only this module writes them.
 _FRAMING_HEADERS = {"content-length", "transfer-encoding"}
 _BREAKING = re.compile(r"[\r\n\0]")
+# ASCII digits only: str.isdigit() and int() also take "²" and other scripts'.
+_DIGITS = re.compile(r"[0-9]+")
+_STATUS = re.compile(r"[1-9][0-9][0-9]")
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,8 @@ async def _read_status(reader: asyncio.StreamReader) -> tuple[str, int]:
             "Remote end closed connection without response"
         )
 
-    version, _, rest = line.partition(" ")
-    status = rest.lstrip(" ")[:3]
-    if not version.startswith("HTTP/") or not (status.isdigit() and len(status) == 3):
+    version, status, *_ = line.split(None, 2) + ["", ""]
+    if not version.startswith("HTTP/") or not _STATUS.fullmatch(status):
         raise http.client.BadStatusLine(line)
     return version, int(status)
 
@@ -166,7 +168,7 @@ def _chunk_size(line: bytes, data: bytearray) -> int:
 
 def _content_length(head: Head) -> int | None:
     text = head.headers.get("content-length", "")
-    if not text.isdigit():
+    if not _DIGITS.fullmatch(text):
         return None
     return int(text)
 
