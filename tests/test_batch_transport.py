@@ -6,6 +6,7 @@ against both transports; the receivers here are the same loopback ones.
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import socket
 import threading
@@ -210,6 +211,31 @@ def test_close_stops_the_loop_and_a_later_batch_starts_it_again(
     assert running_after_close is False
     assert result.ok
     assert receiver.connections == 2
+
+
+def test_close_cancels_a_batch_in_flight_and_its_caller_hears_of_it(
+    start: StartReceiver, transport: BatchTransport
+) -> None:
+    receiver = start(silent)
+    raised: list[BaseException] = []
+
+    def post_and_keep_the_error() -> None:
+        try:
+            transport.post_many(requests_to(receiver.url(), 2))
+        except BaseException as error:
+            raised.append(error)
+
+    posting = threading.Thread(target=post_and_keep_the_error)
+    posting.start()
+    for _ in range(500):  # both connections arrive within 5 s
+        if receiver.connections == 2:
+            break
+        time.sleep(0.01)
+    transport.close()
+    posting.join(timeout=10)
+
+    assert [type(error) for error in raised] == [concurrent.futures.CancelledError]
+    assert LOOP_THREAD not in [thread.name for thread in threading.enumerate()]
 
 
 def _post_in_child(transport: BatchTransport, url: str, answers) -> None:

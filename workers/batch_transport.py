@@ -130,8 +130,7 @@ class BatchTransport:
             return
 
         loop_thread, pool = running
-        loop_thread.loop.call_soon_threadsafe(pool.close)
-        loop_thread.stop()
+        loop_thread.stop(last=pool.close)
 
     def _start(self) -> tuple[LoopThread, ConnectionPool]:
         with self._lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 Result = TypeVar("Result")
@@ -31,14 +31,14 @@ class LoopThread:
         """Run ``coroutine`` on the loop; block the calling thread until it ends."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
-    def stop(self) -> None:
-        """Cancel what still runs on the loop, then end the thread and close the loop.
+    def stop(self, last: Callable[[], object] = lambda: None) -> None:
+        """End the loop: cancel what still runs, call ``last`` on it, stop, close.
 
         A caller still waiting in ``run`` gets ``CancelledError``.
         """
         if not self._thread.is_alive():
             return
-        self.run(_cancel_others())
+        self.run(_wind_down(last))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.run_until_complete(self.loop.shutdown_default_executor())
@@ -50,9 +50,11 @@ class LoopThread:
         self.loop.run_forever()
 
 
-async def _cancel_others() -> None:
+async def _wind_down(last: Callable[[], object]) -> None:
     current = asyncio.current_task()
     others = [task for task in asyncio.all_tasks() if task is not current]
     for task in others:
         task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
+    # Only now: a task ending a moment ago may have handed something back.
+    last()
