@@ -177,8 +177,8 @@ def test_a_header_that_would_break_the_request_fails_its_attempt_alone(
     assert (first.ok, first.status_code, first.error) == (
         False,
         None,
-        "InternalError: ValueError: header must fit on one line, "
-        "got 'X-Note': 'a\\r\\nX-Injected: yes'",
+        "InternalError: ValueError: header must be one line, with no colon in "
+        "its name, got 'X-Note': 'a\\r\\nX-Injected: yes'",
     )
     assert second.ok
     assert [request.headers.get("x-note") for request in receiver.requests] == [None]

@@ -26,7 +26,7 @@ _NO_BODY_STATUSES = {204, 304}
 # Headers that say where the request ends: only this module writes them.
 _FRAMING_HEADERS = {"content-length", "transfer-encoding"}
 _BREAKING = re.compile(r"[\r\n\0]")
-# ASCII digits only: str.isdigit() and int() also take "²" and other scripts'.
+# ASCII digits only: str.isdigit() takes "²" too, and int() then fails.
 _DIGITS = re.compile(r"[0-9]+")
 _STATUS = re.compile(r"[1-9][0-9][0-9]")
 
@@ -62,7 +62,8 @@ def request_bytes(target: str, headers: dict[str, str], body: bytes) -> bytes:
     lines = [f"POST {target} HTTP/1.1"]
     for name, value in headers.items():
         if _BREAKING.search(name) or ":" in name or _BREAKING.search(value):
-            raise ValueError(f"header must fit on one line, got {name!r}: {value!r}")
+            rule = "header must be one line, with no colon in its name"
+            raise ValueError(f"{rule}, got {name!r}: {value!r}")
         if name.lower() not in _FRAMING_HEADERS:
             lines.append(f"{name}: {value}")
     lines.append(f"Content-Length: {len(body)}")
