@@ -31,6 +31,7 @@ from tests.receivers import (
     silent,
     streaming,
 )
+from workers.batch_transport import BatchTransport
 from workers.transport import AttemptResult, Transport
 
 PUBLIC = "93.184.216.34"
@@ -38,6 +39,12 @@ BODY = b'{"name":"home_rentals","new_status":"complete"}'
 HEADERS = {"Content-Type": "application/json", "webhook-id": "msg_1"}
 
 StartReceiver = Callable[..., Receiver]
+AnyTransport = Transport | BatchTransport
+MakeTransport = Callable[..., AnyTransport]
+
+# Every test runs against both: the transport of one thread per attempt, and
+# the batch transport on its event loop (one attempt here is a batch of one).
+TRANSPORTS = {"threads": Transport, "batch": BatchTransport}
 
 
 def to_loopback(host: str, port: int) -> list[str]:
@@ -59,11 +66,24 @@ def start() -> Iterator[StartReceiver]:
         receiver.stop()
 
 
+@pytest.fixture(params=list(TRANSPORTS))
+def make_transport(request: pytest.FixtureRequest) -> Iterator[MakeTransport]:
+    """Make transports of one kind for one test and close them all afterwards."""
+    made: list[AnyTransport] = []
+
+    def make(**options: object) -> AnyTransport:
+        transport = TRANSPORTS[request.param](**options)
+        made.append(transport)
+        return transport
+
+    yield make
+    for transport in made:
+        transport.close()
+
+
 @pytest.fixture
-def transport() -> Iterator[Transport]:
-    transport = Transport(allow_private=True, resolve=to_loopback)
-    yield transport
-    transport.close()
+def transport(make_transport: MakeTransport) -> AnyTransport:
+    return make_transport(allow_private=True, resolve=to_loopback)
 
 
 def without_duration(result: AttemptResult) -> AttemptResult:
@@ -73,7 +93,7 @@ def without_duration(result: AttemptResult) -> AttemptResult:
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
 def test_a_2xx_with_an_empty_body_is_ok(
-    start: StartReceiver, transport: Transport, status: int
+    start: StartReceiver, transport: AnyTransport, status: int
 ) -> None:
     receiver = start(answering(response(status)))
 
@@ -90,7 +110,7 @@ def test_a_2xx_with_an_empty_body_is_ok(
 
 
 def test_the_request_names_the_host_and_carries_body_and_headers(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(200, b"thanks")))
     url = f"http://receiver.test:{receiver.port}/hooks/a?x=1#ignored"
@@ -109,7 +129,7 @@ def test_the_request_names_the_host_and_carries_body_and_headers(
 
 
 def test_a_host_header_from_the_caller_is_replaced(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(200)))
 
@@ -119,7 +139,7 @@ def test_a_host_header_from_the_caller_is_replaced(
 
 
 def test_a_500_with_a_5_mb_body_is_capped_and_marked_truncated(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(500, b"e" * 5_000_000)))
 
@@ -135,28 +155,30 @@ def test_a_500_with_a_5_mb_body_is_capped_and_marked_truncated(
     )
 
 
-def test_the_excerpt_limit_is_configurable(start: StartReceiver) -> None:
+def test_the_excerpt_limit_is_configurable(
+    start: StartReceiver, make_transport: MakeTransport
+) -> None:
     receiver = start(answering(response(200, b"0123456789abcdef")))
-    transport = Transport(allow_private=True, excerpt_limit=10)
+    transport = make_transport(allow_private=True, excerpt_limit=10)
 
     result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
-    transport.close()
 
     assert (result.ok, result.excerpt, result.truncated) == (True, "0123456789", True)
 
 
-def test_a_body_exactly_at_the_limit_is_not_truncated(start: StartReceiver) -> None:
+def test_a_body_exactly_at_the_limit_is_not_truncated(
+    start: StartReceiver, make_transport: MakeTransport
+) -> None:
     receiver = start(answering(response(200, b"0123456789")))
-    transport = Transport(allow_private=True, excerpt_limit=10)
+    transport = make_transport(allow_private=True, excerpt_limit=10)
 
     result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
-    transport.close()
 
     assert (result.excerpt, result.truncated) == ("0123456789", False)
 
 
 def test_the_excerpt_is_decoded_with_replacement(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(400, b"bad \xff input \xc3\xa9")))
 
@@ -181,7 +203,7 @@ def test_the_excerpt_is_decoded_with_replacement(
     ],
 )
 def test_a_huge_body_is_not_read_and_memory_stays_flat(
-    start: StartReceiver, transport: Transport, head: bytes, chunk: bytes
+    start: StartReceiver, transport: AnyTransport, head: bytes, chunk: bytes
 ) -> None:
     receiver = start(streaming(head, chunk))
 
@@ -197,7 +219,7 @@ def test_a_huge_body_is_not_read_and_memory_stays_flat(
 
 
 def test_a_receiver_that_never_answers_is_cut_at_the_deadline(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(silent)
 
@@ -215,7 +237,7 @@ def test_a_receiver_that_never_answers_is_cut_at_the_deadline(
 
 
 def test_a_tls_handshake_that_never_completes_is_cut_at_the_deadline(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(silent)
 
@@ -226,7 +248,7 @@ def test_a_tls_handshake_that_never_completes_is_cut_at_the_deadline(
 
 
 def test_headers_dripped_a_byte_at_a_time_are_cut_at_the_deadline(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     status_line_and_headers = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 30
     receiver = start(dripping(b"", status_line_and_headers, every=0.5))
@@ -241,7 +263,7 @@ def test_headers_dripped_a_byte_at_a_time_are_cut_at_the_deadline(
 
 
 def test_a_body_dripped_a_byte_at_a_time_is_cut_at_the_deadline(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n"
     receiver = start(dripping(head, b"b" * 30, every=0.5))
@@ -261,7 +283,7 @@ def test_a_body_dripped_a_byte_at_a_time_is_cut_at_the_deadline(
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
-    start: StartReceiver, transport: Transport, status: int
+    start: StartReceiver, transport: AnyTransport, status: int
 ) -> None:
     target = start(answering(response(200)))
     receiver = start(answering(response(status, Location=target.url("/moved"))))
@@ -282,7 +304,7 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
     ],
 )
 def test_retry_after_is_kept_raw_for_429_and_503(
-    start: StartReceiver, transport: Transport, status: int, retry_after: str | None
+    start: StartReceiver, transport: AnyTransport, status: int, retry_after: str | None
 ) -> None:
     header = retry_after or "3"
     receiver = start(answering(response(status, Retry_After=header)))
@@ -296,7 +318,7 @@ def test_retry_after_is_kept_raw_for_429_and_503(
     )
 
 
-def test_a_refused_connection_is_classified(transport: Transport) -> None:
+def test_a_refused_connection_is_classified(transport: AnyTransport) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -314,7 +336,7 @@ def test_a_refused_connection_is_classified(transport: Transport) -> None:
 
 
 def test_a_receiver_closing_without_an_answer_is_classified(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(lambda conn, receiver: read_request(conn) and None)
 
@@ -327,7 +349,7 @@ def test_a_receiver_closing_without_an_answer_is_classified(
 
 
 def test_a_reset_connection_is_classified(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     def reset(conn: socket.socket, receiver: Receiver) -> None:
         read_request(conn)
@@ -344,7 +366,7 @@ def test_a_reset_connection_is_classified(
 
 
 def test_a_garbled_answer_is_a_protocol_error(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(b"SMTP ready\r\n\r\n"))
 
@@ -373,7 +395,7 @@ def test_a_garbled_answer_is_a_protocol_error(
     ],
 )
 def test_an_endless_head_is_a_protocol_error(
-    start: StartReceiver, transport: Transport, head: bytes, chunk: bytes, error: str
+    start: StartReceiver, transport: AnyTransport, head: bytes, chunk: bytes, error: str
 ) -> None:
     receiver = start(streaming(head, chunk, cap=8 << 20))
 
@@ -382,8 +404,127 @@ def test_an_endless_head_is_a_protocol_error(
     assert (result.status_code, result.error) == (None, error)
 
 
-def test_an_address_refused_at_connect_time_opens_no_socket(
+@pytest.mark.parametrize(
+    "answer, error",
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            "ProtocolError: IncompleteRead: IncompleteRead(3 bytes read, "
+            "7 more expected)",
+            id="shorter-than-announced",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
+            "ProtocolError: ValueError: invalid literal for int() with base 16: "
+            "b'zz\\r\\n'",
+            id="bad-chunk-size",
+        ),
+    ],
+)
+def test_a_body_broken_off_is_a_protocol_error_after_the_status(
+    start: StartReceiver, transport: AnyTransport, answer: bytes, error: str
+) -> None:
+    receiver = start(answering(answer, limit=1))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (result.ok, result.status_code, result.error) == (False, 200, error)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"HTTP/1.1 2000 OK\r\n\r\n", id="four-digits"),
+        pytest.param(b"HTTP/1.1\r\n\r\n", id="no-status"),
+    ],
+)
+def test_a_status_that_is_not_three_ascii_digits_is_a_bad_status_line(
+    start: StartReceiver, transport: AnyTransport, answer: bytes
+) -> None:
+    receiver = start(answering(answer, limit=1))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    status_line = answer.split(b"\n")[0] + b"\n"
+    assert (result.status_code, result.error) == (
+        None,
+        f"ProtocolError: BadStatusLine: {status_line.decode('latin-1')}",
+    )
+
+
+def test_a_content_length_of_other_digits_is_read_to_the_close(
+    start: StartReceiver, transport: AnyTransport
+) -> None:
+    receiver = start(
+        answering(b"HTTP/1.1 200 OK\r\nContent-Length: \xb9\r\n\r\nabc", 1)
+    )
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (result.status_code, result.error, result.excerpt) == (200, None, "abc")
+
+
+@pytest.mark.parametrize(
+    "answer, excerpt, connections",
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n2;note=1\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            "abcde",
+            1,
+            id="chunked-with-trailer",
+        ),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+            "ok",
+            1,
+            id="after-100-continue",
+        ),
+        pytest.param(
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", 2, id="http-1.0"
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+            "ok",
+            2,
+            id="connection-close",
+        ),
+    ],
+)
+def test_a_connection_is_reused_only_when_the_answer_allows_it(
     start: StartReceiver,
+    transport: AnyTransport,
+    answer: bytes,
+    excerpt: str,
+    connections: int,
+) -> None:
+    receiver = start(answering(answer))
+
+    first = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+    second = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (first.ok, first.excerpt, first.truncated) == (True, excerpt, False)
+    assert (second.ok, second.excerpt) == (True, excerpt)
+    assert (len(receiver.requests), receiver.connections) == (2, connections)
+
+
+def test_a_body_that_ends_with_the_connection_is_read_to_the_close(
+    start: StartReceiver, transport: AnyTransport
+) -> None:
+    receiver = start(answering(b"HTTP/1.1 500 Oops\r\n\r\nuntil close", limit=1))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (result.status_code, result.error, result.excerpt) == (
+        500,
+        None,
+        "until close",
+    )
+
+
+def test_an_address_refused_at_connect_time_opens_no_socket(
+    start: StartReceiver, make_transport: MakeTransport
 ) -> None:
     receiver = start(answering(response(200)))
     answers = [[PUBLIC], ["127.0.0.1"]]
@@ -393,9 +534,8 @@ def test_an_address_refused_at_connect_time_opens_no_socket(
         return answers.pop(0)
 
     check_url(url, allow_private=False, resolve=rebinding)
-    transport = Transport(allow_private=False, resolve=rebinding)
+    transport = make_transport(allow_private=False, resolve=rebinding)
     result = transport.post(url, BODY, HEADERS, timeout=5)
-    transport.close()
 
     assert without_duration(result) == AttemptResult(
         ok=False,
@@ -413,10 +553,10 @@ def test_an_address_refused_at_connect_time_opens_no_socket(
 
 
 def test_a_loopback_literal_is_refused_unless_private_is_allowed(
-    start: StartReceiver,
+    start: StartReceiver, make_transport: MakeTransport
 ) -> None:
     receiver = start(answering(response(200)))
-    transport = Transport(allow_private=False)
+    transport = make_transport(allow_private=False)
 
     result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
 
@@ -426,7 +566,7 @@ def test_a_loopback_literal_is_refused_unless_private_is_allowed(
 
 
 def test_the_name_is_resolved_once_and_that_address_is_dialled(
-    start: StartReceiver,
+    start: StartReceiver, make_transport: MakeTransport
 ) -> None:
     receiver = start(answering(response(200)))
     lookups: list[tuple[str, int]] = []
@@ -435,22 +575,23 @@ def test_the_name_is_resolved_once_and_that_address_is_dialled(
         lookups.append((host, port))
         return ["127.0.0.1"]
 
-    transport = Transport(allow_private=True, resolve=resolve)
+    transport = make_transport(allow_private=True, resolve=resolve)
     result = transport.post(
         f"http://receiver.test:{receiver.port}/", BODY, HEADERS, timeout=5
     )
-    transport.close()
 
     assert result.ok
     assert lookups == [("receiver.test", receiver.port)]
     assert receiver.connections == 1
 
 
-def test_a_name_that_does_not_resolve_is_classified() -> None:
+def test_a_name_that_does_not_resolve_is_classified(
+    make_transport: MakeTransport,
+) -> None:
     def nothing(host: str, port: int) -> list[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    transport = Transport(allow_private=True, resolve=nothing)
+    transport = make_transport(allow_private=True, resolve=nothing)
     result = transport.post("http://nowhere.test:8080/", BODY, HEADERS, timeout=5)
 
     assert result.error == (
@@ -460,7 +601,7 @@ def test_a_name_that_does_not_resolve_is_classified() -> None:
 
 
 def test_two_posts_reuse_one_keep_alive_connection(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(200, b"ok")))
 
@@ -472,7 +613,7 @@ def test_two_posts_reuse_one_keep_alive_connection(
 
 
 def test_a_connection_left_with_unread_body_is_not_reused(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(200, b"x" * 100_000)))
 
@@ -483,7 +624,7 @@ def test_a_connection_left_with_unread_body_is_not_reused(
 
 
 def test_a_closed_transport_can_post_again(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(200)))
     transport.post(receiver.url(), BODY, HEADERS, timeout=5)
@@ -496,7 +637,7 @@ def test_a_closed_transport_can_post_again(
 
 
 def test_many_threads_share_one_transport(
-    start: StartReceiver, transport: Transport
+    start: StartReceiver, transport: AnyTransport
 ) -> None:
     receiver = start(answering(response(200, b"ok")))
     results: list[AttemptResult] = []
@@ -516,7 +657,7 @@ def test_many_threads_share_one_transport(
     assert receiver.connections <= 8
 
 
-def test_ipv6_loopback(start: StartReceiver, transport: Transport) -> None:
+def test_ipv6_loopback(start: StartReceiver, transport: AnyTransport) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
     receiver = start(answering(response(200)), host="::1")
@@ -528,7 +669,7 @@ def test_ipv6_loopback(start: StartReceiver, transport: Transport) -> None:
 
 
 def test_the_debug_log_names_the_origin_but_not_the_path(
-    start: StartReceiver, transport: Transport, caplog: pytest.LogCaptureFixture
+    start: StartReceiver, transport: AnyTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
     receiver = start(answering(response(200)))
     caplog.set_level(logging.DEBUG, logger="modelhooks.transport")
@@ -573,16 +714,17 @@ def tls_answering(cert: Path, key: Path, answer: bytes, names: list[str]) -> Beh
 
 
 def test_tls_verifies_and_names_the_host_while_dialling_the_pinned_address(
-    start: StartReceiver, certificate: tuple[Path, Path]
+    start: StartReceiver, certificate: tuple[Path, Path], make_transport: MakeTransport
 ) -> None:
     names: list[str] = []
     receiver = start(tls_answering(*certificate, response(200, b"secure"), names))
     trusted = ssl.create_default_context(cafile=str(certificate[0]))
-    transport = Transport(allow_private=True, resolve=to_loopback, ssl_context=trusted)
+    transport = make_transport(
+        allow_private=True, resolve=to_loopback, ssl_context=trusted
+    )
 
     url = f"https://receiver.test:{receiver.port}/hook"
     result = transport.post(url, BODY, HEADERS, timeout=5)
-    transport.close()
 
     assert (result.ok, result.excerpt, result.error) == (True, "secure", None)
     assert names == ["receiver.test"]
@@ -590,15 +732,16 @@ def test_tls_verifies_and_names_the_host_while_dialling_the_pinned_address(
 
 
 def test_tls_refuses_a_certificate_for_another_name(
-    start: StartReceiver, certificate: tuple[Path, Path]
+    start: StartReceiver, certificate: tuple[Path, Path], make_transport: MakeTransport
 ) -> None:
     receiver = start(tls_answering(*certificate, response(200), []))
     trusted = ssl.create_default_context(cafile=str(certificate[0]))
-    transport = Transport(allow_private=True, resolve=to_loopback, ssl_context=trusted)
+    transport = make_transport(
+        allow_private=True, resolve=to_loopback, ssl_context=trusted
+    )
 
     url = f"https://other.test:{receiver.port}/hook"
     result = transport.post(url, BODY, HEADERS, timeout=5)
-    transport.close()
 
     assert result.error is not None
     assert result.error.startswith(
@@ -610,7 +753,7 @@ def test_tls_refuses_a_certificate_for_another_name(
 
 
 def test_tls_refuses_an_untrusted_certificate(
-    start: StartReceiver, certificate: tuple[Path, Path], transport: Transport
+    start: StartReceiver, certificate: tuple[Path, Path], transport: AnyTransport
 ) -> None:
     receiver = start(tls_answering(*certificate, response(200), []))
 

@@ -34,7 +34,7 @@ from workers.deadline import DeadlineTLSSocket, attempt_deadline, open_socket
 
 log = logging.getLogger("modelhooks.transport")
 
-_RETRY_AFTER_STATUSES = {429, 503}
+RETRY_AFTER_STATUSES = {429, 503}
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Transport:
             result = self._attempt(url, body, headers, timeout)
 
         result = replace(result, duration=time.monotonic() - started)
-        log.debug("attempt to %s: %s", _origin(url), result)
+        log.debug("attempt to %s: %s", origin(url), result)
         return result
 
     def close(self) -> None:
@@ -132,10 +132,8 @@ class Transport:
             destination = resolve_destination(
                 url, allow_private=self.allow_private, resolve=self._resolve
             )
-        except DestinationNotAllowed as refusal:
-            return _failure(f"DestinationNotAllowed: {refusal.reason}")
-        except OSError as error:
-            return _failure(f"NameResolution: {_origin(url)} does not resolve: {error}")
+        except (DestinationNotAllowed, OSError) as error:
+            return unreachable(url, error)
 
         response: BaseHTTPResponse | None = None
         try:
@@ -143,7 +141,7 @@ class Transport:
                 "POST",
                 destination.target,
                 body=body,
-                headers=_request_headers(destination, headers),
+                headers=request_headers(destination, headers),
                 retries=False,
                 redirect=False,
                 assert_same_host=False,
@@ -159,7 +157,7 @@ class Transport:
             OSError,
         ) as error:
             status = response.status if response is not None else None
-            return _failure(_describe(error, destination, timeout, status), status)
+            return failure(describe_error(error, destination, timeout, status), status)
         finally:
             if response is not None:
                 _release(response)
@@ -173,17 +171,11 @@ class Transport:
                 break
             data += chunk
 
-        truncated = len(data) > self.excerpt_limit
-        excerpt = data[: self.excerpt_limit].decode("utf-8", errors="replace")
-        if truncated:
+        if len(data) > self.excerpt_limit:
             # The rest may be endless: drop the connection rather than drain it.
             response.close()
-        status = response.status
-        retry_after = None
-        if status in _RETRY_AFTER_STATUSES:
-            retry_after = response.headers.get("Retry-After")
-        ok = 200 <= status < 300
-        return AttemptResult(ok, status, None, excerpt, truncated, 0.0, retry_after)
+        retry_after = response.headers.get("Retry-After")
+        return answered(response.status, bytes(data), self.excerpt_limit, retry_after)
 
     def _pool(self, destination: Destination) -> HTTPConnectionPool:
         key = (destination.scheme, destination.host, destination.port, destination.ip)
@@ -217,11 +209,33 @@ class Transport:
         )
 
 
-def _failure(error: str, status: int | None = None) -> AttemptResult:
+def failure(error: str, status: int | None = None) -> AttemptResult:
     return AttemptResult(False, status, error, "", False, 0.0)
 
 
-def _request_headers(
+def unreachable(url: str, error: DestinationNotAllowed | OSError) -> AttemptResult:
+    """The failed attempt of a URL refused at connect time, or whose name failed."""
+    if isinstance(error, DestinationNotAllowed):
+        return failure(f"DestinationNotAllowed: {error.reason}")
+    return failure(f"NameResolution: {origin(url)} does not resolve: {error}")
+
+
+def answered(
+    status: int, data: bytes, limit: int, retry_after: str | None
+) -> AttemptResult:
+    """The result of an answer whose first ``limit`` bytes, and one more, are ``data``.
+
+    ``retry_after`` is kept only where it means something: on a 429 or a 503.
+    """
+    truncated = len(data) > limit
+    excerpt = data[:limit].decode("utf-8", errors="replace")
+    if status not in RETRY_AFTER_STATUSES:
+        retry_after = None
+    ok = 200 <= status < 300
+    return AttemptResult(ok, status, None, excerpt, truncated, 0.0, retry_after)
+
+
+def request_headers(
     destination: Destination, headers: dict[str, str]
 ) -> dict[str, str]:
     """The caller's headers, with Host naming the URL's host and no compression."""
@@ -263,7 +277,7 @@ def _causes(error: BaseException) -> list[BaseException]:
     return seen
 
 
-def _describe(
+def describe_error(
     error: BaseException, destination: Destination, timeout: float, status: int | None
 ) -> str:
     """Name what went wrong as "ErrorClass: message", most telling cause first."""
@@ -294,7 +308,7 @@ def _innermost(causes: list[BaseException]) -> str:
     return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
     """Host and port only: paths may carry tokens that logs must not keep."""
     try:
         return urlsplit(url).netloc.rpartition("@")[2]

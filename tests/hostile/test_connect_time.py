@@ -1,9 +1,11 @@
 """Where an attempt connects: the checked address, never a second DNS answer.
 
-These run the real ``Sender`` and ``Transport`` in this process on SQLite, with
-a fake resolver. ``open_socket`` is watched: it records every address the
-transport dials and refuses, without dialling, any that is not loopback, so a
-test can never reach another host even when the code under test is wrong.
+These run the real ``Sender`` in this process on SQLite, with a fake resolver,
+once with each transport: the threaded ``Transport`` and the
+``BatchTransport`` on its event loop. What each dials with (``open_socket``,
+``open_connection``) is watched: every address is recorded, and any that is
+not loopback is refused without dialling, so a test can never reach another
+host even when the code under test is wrong.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from app.models import Attempt, Delivery
 from app.schemas import CallbackCreate
 from tests.hostile import servers
 from tests.hostile.fakes import PUBLIC_ADDRESS, CountingListener, FakeResolver
+from workers import connections as connections_module
 from workers import transport as transport_module
+from workers.batch_transport import BatchTransport
 from workers.sender import Sender
 from workers.transport import Transport
 
@@ -36,19 +40,33 @@ def account(database):
     return accounts.create_account("acme").account
 
 
+@pytest.fixture(params=[Transport, BatchTransport], ids=["threads", "batch"])
+def transport_class(request):
+    return request.param
+
+
 @pytest.fixture
 def dialled(monkeypatch) -> list[tuple[str, int]]:
-    """Every (address, port) the transport dials; only loopback is really dialled."""
+    """Every (address, port) a transport dials; only loopback is really dialled."""
     calls: list[tuple[str, int]] = []
-    real_open = transport_module.open_socket
+    real_open_socket = transport_module.open_socket
+    real_open_connection = connections_module.open_connection
 
-    def watched(ip: str, port: int, timeout: float):
+    def refuse_unless_loopback(ip: str, port: int) -> None:
         calls.append((ip, port))
         if not ipaddress.ip_address(ip).is_loopback:
             raise ConnectionRefusedError(f"the test refuses to dial {ip}")
-        return real_open(ip, port, timeout)
 
-    monkeypatch.setattr(transport_module, "open_socket", watched)
+    def watched_socket(ip: str, port: int, timeout: float):
+        refuse_unless_loopback(ip, port)
+        return real_open_socket(ip, port, timeout)
+
+    async def watched_connection(destination, ssl_context):
+        refuse_unless_loopback(destination.ip, destination.port)
+        return await real_open_connection(destination, ssl_context)
+
+    monkeypatch.setattr(transport_module, "open_socket", watched_socket)
+    monkeypatch.setattr(connections_module, "open_connection", watched_connection)
     return calls
 
 
@@ -66,12 +84,17 @@ def _save_callback(account, url: str, resolver: FakeResolver, *, allow_private: 
 
 
 def _deliver_once(
-    settings: Settings, account, resolver: FakeResolver, *, allow_private: bool
+    settings: Settings,
+    account,
+    resolver: FakeResolver,
+    transport_class,
+    *,
+    allow_private: bool,
 ) -> Attempt:
     """Report one completed model and make its first attempt; the attempt row."""
     report = {"project_name": "p", "name": "m", "version": 1, "status": "complete"}
     change = events.record(account, report, TRIGGERS)
-    transport = Transport(allow_private=allow_private, resolve=resolver)
+    transport = transport_class(allow_private=allow_private, resolve=resolver)
     sender = Sender(settings, transport)
     try:
         sender.fan_out(change.event_id)
@@ -96,7 +119,7 @@ def _deliver_once(
     ids=["now-loopback", "now-mapped-metadata", "public-and-loopback"],
 )
 def test_a_name_that_turned_private_after_saving_opens_no_socket(
-    settings, account, dialled, listener, at_delivery, shown
+    settings, account, dialled, listener, transport_class, at_delivery, shown
 ):
     resolver = FakeResolver({NAME: [PUBLIC_ADDRESS]})
     _save_callback(
@@ -104,7 +127,9 @@ def test_a_name_that_turned_private_after_saving_opens_no_socket(
     )
 
     resolver.answers[NAME] = at_delivery
-    attempt = _deliver_once(settings, account, resolver, allow_private=False)
+    attempt = _deliver_once(
+        settings, account, resolver, transport_class, allow_private=False
+    )
 
     assert attempt.error == (
         "DestinationNotAllowed: destination not allowed: URL host must be a public "
@@ -116,14 +141,14 @@ def test_a_name_that_turned_private_after_saving_opens_no_socket(
 
 
 def test_the_address_checked_is_the_address_dialled_without_a_second_lookup(
-    settings, account, dialled, listener
+    settings, account, dialled, listener, transport_class
 ):
     resolver = FakeResolver({NAME: ["127.0.0.1"]}, later={NAME: ["10.0.0.5"]})
     _save_callback(
         account, f"http://{NAME}:{listener.port}/h", resolver, allow_private=True
     )
 
-    _deliver_once(settings, account, resolver, allow_private=True)
+    _deliver_once(settings, account, resolver, transport_class, allow_private=True)
 
     assert resolver.questions == [NAME]
     assert dialled == [("127.0.0.1", listener.port)]
@@ -132,7 +157,7 @@ def test_the_address_checked_is_the_address_dialled_without_a_second_lookup(
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_a_redirect_is_not_followed_and_its_target_leaves_no_trace(
-    settings, account, dialled, status
+    settings, account, dialled, transport_class, status
 ):
     target = servers.RawReceiver(servers.answer(200, b"TARGET-SECRET-BODY"))
     moved = servers.RawReceiver(
@@ -141,7 +166,9 @@ def test_a_redirect_is_not_followed_and_its_target_leaves_no_trace(
     resolver = FakeResolver({})
     try:
         _save_callback(account, moved.url("/h"), resolver, allow_private=True)
-        attempt = _deliver_once(settings, account, resolver, allow_private=True)
+        attempt = _deliver_once(
+            settings, account, resolver, transport_class, allow_private=True
+        )
     finally:
         moved.stop()
         target.stop()

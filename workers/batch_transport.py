@@ -1,0 +1,340 @@
+"""Many delivery attempts at once on one event loop: the batch transport.
+
+``BatchTransport.post_many`` makes the POSTs of a batch concurrently, at most
+``concurrency`` in flight, on an asyncio loop that runs on a thread of its own,
+and hands back one ``AttemptResult`` per request, in the requests' order. It is
+called from ordinary worker threads, several at once; their batches share the
+loop and its keep-alive connections.
+
+Each attempt keeps every promise of ``workers.transport.Transport``: the URL
+is checked again and its name resolved once, the connection goes to that
+checked address while Host and TLS name the URL's host, redirects are not
+followed, at most ``excerpt_limit`` bytes of the answer are read and the
+connection is dropped rather than drained, and one deadline of ``timeout``
+seconds, starting when the attempt gets its place among those in flight,
+covers the connect, the send, the head and the body read. The results are
+worded as the threaded transport words them.
+
+A process that forks (Celery's prefork pool) first lets the batches in flight
+end, then closes the loop and its connections: a child shares its parent's
+epoll instance, and any socket it closed through an inherited loop would be
+taken out of the parent's. Parent and child each start a loop of their own on
+their next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import http.client
+import logging
+import os
+import ssl
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from app.errors import DestinationNotAllowed
+from app.targets import Destination, Resolver, resolve_destination, resolve_host
+from workers.connections import ConnectionPool
+from workers.exchange import keeps_alive, read_excerpt, read_head, request_bytes
+from workers.loop_thread import LoopThread
+from workers.transport import (
+    AttemptResult,
+    answered,
+    describe_error,
+    failure,
+    origin,
+    request_headers,
+    unreachable,
+)
+
+log = logging.getLogger("modelhooks.transport")
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """One attempt to make: POST ``body`` to ``url`` within ``timeout`` seconds."""
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+    timeout: float
+
+
+class BatchTransport:
+    """Sends batches of attempts on one event loop; safe to share between threads.
+
+    The loop starts on first use. Idle connections are kept per (scheme, host,
+    port, address), at most ``connections_per_pool`` each (by default as many
+    as a batch has in flight), for the ``max_pools`` most recently used
+    destinations. An attempt never raises: even a fault of modelhooks' own
+    becomes an ``InternalError`` result, so that a batch keeps its other results.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolve: Resolver = resolve_host,
+        excerpt_limit: int = 1024,
+        ssl_context: ssl.SSLContext | None = None,
+        concurrency: int = 50,
+        connections_per_pool: int | None = None,
+        max_pools: int = 100,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
+        self.allow_private = allow_private
+        self.excerpt_limit = excerpt_limit
+        self.concurrency = concurrency
+        self._resolve = resolve
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._pool_sizes = {
+            "per_pool": connections_per_pool or concurrency,
+            "max_pools": max_pools,
+        }
+        self._lock = threading.Lock()
+        self._running: tuple[LoopThread, ConnectionPool] | None = None
+        self._batches = threading.Condition()
+        self._in_flight = 0
+        self._forking = False
+        _transports.add(self)
+
+    def post_many(self, requests: Sequence[PostRequest]) -> list[AttemptResult]:
+        """Make every attempt of ``requests``; their results, in the same order."""
+        if not requests:
+            return []
+        with self._batch():
+            loop_thread, pool = self._start()
+            return loop_thread.run(self._post_all(pool, requests))
+
+    def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout: float
+    ) -> AttemptResult:
+        """POST one attempt, as ``Transport.post`` does."""
+        [result] = self.post_many([PostRequest(url, body, headers, timeout)])
+        return result
+
+    def close(self) -> None:
+        """Close the connections and stop the loop; a later batch starts them again.
+
+        Batches still in flight end with ``CancelledError``.
+        """
+        with self._lock:
+            running, self._running = self._running, None
+        if running is None:
+            return
+
+        loop_thread, pool = running
+        loop_thread.stop(last=pool.close)
+
+    def _start(self) -> tuple[LoopThread, ConnectionPool]:
+        with self._lock:
+            if self._running is None:
+                loop_thread = LoopThread("modelhooks-batch-transport")
+                pool = ConnectionPool(self._ssl_context, **self._pool_sizes)
+                self._running = (loop_thread, pool)
+            return self._running
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Count the batch in flight; wait first while the process forks."""
+        with self._batches:
+            self._batches.wait_for(lambda: not self._forking)
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._batches:
+                self._in_flight -= 1
+                self._batches.notify_all()
+
+    def _before_fork(self) -> None:
+        # The batches in flight end by their deadlines; new ones wait.
+        with self._batches:
+            self._forking = True
+            self._batches.wait_for(lambda: self._in_flight == 0)
+        self.close()
+
+    def _after_fork_in_parent(self) -> None:
+        with self._batches:
+            self._forking = False
+            self._batches.notify_all()
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread of the parent may have held these at the fork.
+        self._lock = threading.Lock()
+        self._batches = threading.Condition()
+        self._forking = False
+
+    async def _post_all(
+        self, pool: ConnectionPool, requests: Sequence[PostRequest]
+    ) -> list[AttemptResult]:
+        lookups = _Lookups(self._resolve)
+        places = asyncio.Semaphore(self.concurrency)
+        return list(
+            await asyncio.gather(
+                *(self._post_one(pool, lookups, places, r) for r in requests)
+            )
+        )
+
+    async def _post_one(
+        self,
+        pool: ConnectionPool,
+        lookups: _Lookups,
+        places: asyncio.Semaphore,
+        request: PostRequest,
+    ) -> AttemptResult:
+        async with places:
+            started = time.monotonic()
+            try:
+                result = await self._attempt(pool, lookups, request, started)
+            except Exception as error:
+                # A fault of modelhooks, not of the receiver: it fails this
+                # attempt alone, and the batch's other results are kept.
+                where = origin(request.url)
+                log.error("attempt to %s broke in modelhooks", where, exc_info=True)
+                result = failure(f"InternalError: {type(error).__name__}: {error}")
+
+        result = replace(result, duration=time.monotonic() - started)
+        log.debug("attempt to %s: %s", origin(request.url), result)
+        return result
+
+    async def _attempt(
+        self,
+        pool: ConnectionPool,
+        lookups: _Lookups,
+        request: PostRequest,
+        started: float,
+    ) -> AttemptResult:
+        try:
+            destination = await lookups.destination(request.url, self.allow_private)
+        except (DestinationNotAllowed, OSError) as error:
+            return unreachable(request.url, error)
+
+        message = request_bytes(
+            destination.target, request_headers(destination, dict(request.headers)),
+            request.body,
+        )  # fmt: skip
+        answer = _Answer()
+        exchange = self._exchange(pool, destination, message, answer)
+        try:
+            remaining = started + request.timeout - time.monotonic()
+            return await asyncio.wait_for(exchange, remaining)
+        except asyncio.TimeoutError:
+            # Before Python 3.11 asyncio's TimeoutError is not the built-in one.
+            error: BaseException = TimeoutError()
+        except (http.client.HTTPException, OSError) as failed:
+            error = failed
+        described = describe_error(error, destination, request.timeout, answer.status)
+        return failure(described, answer.status)
+
+    async def _exchange(
+        self,
+        pool: ConnectionPool,
+        destination: Destination,
+        message: bytes,
+        answer: _Answer,
+    ) -> AttemptResult:
+        connection = await pool.take(destination)
+        try:
+            connection.writer.write(message)
+            await connection.writer.drain()
+            head = await read_head(connection.reader)
+            answer.status = head.status
+            excerpt = await read_excerpt(connection.reader, head, self.excerpt_limit)
+        except BaseException:
+            connection.drop()
+            raise
+
+        if excerpt.complete and keeps_alive(head):
+            pool.give_back(destination, connection)
+        else:
+            # The rest may be endless: drop the connection rather than drain it.
+            connection.drop()
+        retry_after = head.headers.get("retry-after")
+        return answered(head.status, excerpt.data, self.excerpt_limit, retry_after)
+
+
+@dataclass
+class _Answer:
+    """What is known of the answer so far: its status, once the head arrived."""
+
+    status: int | None = None
+
+
+class _NotLookedUp(Exception):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self.host, self.port = host, port
+
+
+@dataclass
+class _Lookups:
+    """The names of one batch, each looked up once, off the loop's thread.
+
+    The resolver blocks, so it runs in the loop's executor; the checks of
+    ``resolve_destination`` then read its answer from here. Every batch looks
+    names up afresh: the check is made at connect time, not from an old answer.
+    """
+
+    resolve: Resolver
+    answers: dict[tuple[str, int], asyncio.Future[list[str]]] = field(
+        default_factory=dict
+    )
+
+    async def destination(self, url: str, allow_private: bool) -> Destination:
+        while True:
+            try:
+                return resolve_destination(
+                    url, allow_private=allow_private, resolve=self._answer
+                )
+            except _NotLookedUp as missing:
+                await self._look_up(missing.host, missing.port)
+
+    def _answer(self, host: str, port: int) -> list[str]:
+        looked_up = self.answers.get((host, port))
+        if looked_up is None or not looked_up.done():
+            raise _NotLookedUp(host, port)
+        error = looked_up.exception()
+        if error is not None:
+            # A copy: raising one exception object many times grows its traceback.
+            raise copy.copy(error)
+        return looked_up.result()
+
+    async def _look_up(self, host: str, port: int) -> None:
+        key = (host, port)
+        if key not in self.answers:
+            loop = asyncio.get_running_loop()
+            self.answers[key] = loop.run_in_executor(None, self.resolve, host, port)
+        await asyncio.wait([self.answers[key]])
+
+
+_transports: weakref.WeakSet[BatchTransport] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    for transport in list(_transports):
+        transport._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for transport in list(_transports):
+        transport._after_fork_in_parent()
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_transports):
+        transport._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
