@@ -6,8 +6,7 @@ through each contender, ``BENCH_ROUNDS`` (3) rounds, and prints this process's
 CPU time per POST (``time.process_time``: every thread of this process, not
 the receiver) and the rate:
 
-- ``threads``: today's ``Transport.post`` on a pool of 50 threads;
-- ``batch``: ``BatchTransport.post_many``, 50 in flight;
+- ``batch``: ``BatchTransport.post_many``, 50 in flight, as the worker sends;
 - ``aiohttp``: aiohttp's client with the same checks around it (the URL
   checked and pinned by ``resolve_destination``, the checked address dialled,
   Host and SNI naming the host, no redirects, the body read up to the cap).
@@ -23,7 +22,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 
@@ -31,7 +29,7 @@ from app.signing import signature_headers
 from app.targets import resolve_destination
 from bench.services import free_port, wait_for_port
 from workers.batch_transport import BatchTransport, PostRequest
-from workers.transport import AttemptResult, Transport, answered, request_headers
+from workers.transport import AttemptResult, answered, request_headers
 
 POSTS = int(os.environ.get("BENCH_POSTS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -55,15 +53,6 @@ def batch_of_requests(port: int, tag: str) -> list[PostRequest]:
         headers.update(signature_headers(SECRET, message_id, BODY, int(time.time())))
         requests.append(PostRequest(url, BODY, headers, 10.0))
     return requests
-
-
-def on_threads(transport: Transport, requests: list[PostRequest]) -> list:
-    def post(request: PostRequest) -> AttemptResult:
-        headers = dict(request.headers)
-        return transport.post(request.url, request.body, headers, timeout=10)
-
-    with ThreadPoolExecutor(IN_FLIGHT) as pool:
-        return list(pool.map(post, requests))
 
 
 async def on_aiohttp(requests: list[PostRequest]) -> list[AttemptResult]:
@@ -111,7 +100,6 @@ def main() -> None:
     port = free_port()
     command = [sys.executable, "-m", "bench.receiver", str(port)]
     receiver = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    threaded = Transport(allow_private=True, connections_per_pool=IN_FLIGHT)
     batched = BatchTransport(
         allow_private=True, concurrency=IN_FLIGHT, connections_per_pool=IN_FLIGHT
     )
@@ -120,11 +108,9 @@ def main() -> None:
         wait_for_port(port)
         print(f"{POSTS} POSTs per round, {IN_FLIGHT} in flight, load {os.getloadavg()}")
         for _ in range(ROUNDS):
-            measure("threads", lambda r: on_threads(threaded, r), port)
             measure("batch", batched.post_many, port)
             measure("aiohttp", lambda r: loop.run_until_complete(on_aiohttp(r)), port)
     finally:
-        threaded.close()
         batched.close()
         loop.close()
         receiver.terminate()

@@ -1,7 +1,7 @@
 """What only the batch transport does: batches, places in flight, threads, fork.
 
-Every attempt's own behaviour is pinned by tests/test_transport.py, which runs
-against both transports; the receivers here are the same loopback ones.
+Every attempt's own behaviour is pinned by tests/test_transport.py (one
+attempt at a time); the receivers here are the same loopback ones.
 """
 
 from __future__ import annotations
@@ -289,3 +289,34 @@ def test_a_fork_waits_for_the_batch_in_flight(
     posting.join(timeout=20)
 
     assert (in_flight, in_child) == ([True, True], (True, "ok"))
+
+
+def test_headers_given_as_a_function_are_made_when_the_attempt_gets_its_place(
+    start: StartReceiver,
+) -> None:
+    order: list[str] = []
+
+    def arrive(conn: socket.socket, receiver: Receiver) -> None:
+        while (request := read_request(conn)) is not None:
+            receiver.record(request)
+            order.append(f"arrived {request.headers['x-attempt']}")
+            conn.sendall(response(200, b"ok"))
+
+    def headers_of(attempt: str):
+        def made_now() -> dict[str, str]:
+            order.append(f"signed {attempt}")
+            return {**HEADERS, "X-Attempt": attempt}
+        return made_now
+
+    receiver = start(arrive)
+    one_at_a_time = BatchTransport(allow_private=True, resolve=to_loopback,
+                                   concurrency=1)
+    try:
+        results = one_at_a_time.post_many(
+            [PostRequest(receiver.url(), BODY, headers_of(n), 5) for n in "12"])
+    finally:
+        one_at_a_time.close()
+
+    assert [r.status_code for r in results] == [200, 200]
+    assert order == ["signed 1", "arrived 1", "signed 2", "arrived 2"]
+    assert results[0].started_at <= results[1].started_at

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.models import Attempt, Delivery, DeliveryState, Event, utcnow
 from tests.conftest import make_pending_deliveries
 from workers.sender import Sender
-from workers.transport import AttemptResult
+from workers.transport import AttemptResult, failure
 
 SETTINGS = Settings(allow_private_targets=True, sweep_grace=5.0)
 
@@ -29,12 +29,28 @@ class ScriptedTransport:
         self.answer = answer
         self.error = error
         self.posts = 0
+        self.headers: list[dict[str, str]] = []
 
     def post(self, url, body, headers, *, timeout):
         self.posts += 1
         if self.error is not None:
             raise self.error
         return self.answer
+
+    def post_many(self, requests):
+        # As the batch transport promises: a fault in one attempt is that
+        # attempt's result, never an exception out of the batch.
+        results = []
+        for request in requests:
+            try:
+                self.headers.append(dict(request.headers_now()))
+                results.append(self.post(request.url, request.body,
+                                         request.headers_now(),
+                                         timeout=request.timeout))
+            except Exception as error:
+                results.append(failure(f"InternalError: {type(error).__name__}: "
+                                       f"{error}"))
+        return results
 
     def close(self) -> None:
         return None

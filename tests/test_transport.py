@@ -32,19 +32,14 @@ from tests.receivers import (
     streaming,
 )
 from workers.batch_transport import BatchTransport
-from workers.transport import AttemptResult, Transport
+from workers.transport import AttemptResult
 
 PUBLIC = "93.184.216.34"
 BODY = b'{"name":"home_rentals","new_status":"complete"}'
 HEADERS = {"Content-Type": "application/json", "webhook-id": "msg_1"}
 
 StartReceiver = Callable[..., Receiver]
-AnyTransport = Transport | BatchTransport
-MakeTransport = Callable[..., AnyTransport]
-
-# Every test runs against both: the transport of one thread per attempt, and
-# the batch transport on its event loop (one attempt here is a batch of one).
-TRANSPORTS = {"threads": Transport, "batch": BatchTransport}
+MakeTransport = Callable[..., BatchTransport]
 
 
 def to_loopback(host: str, port: int) -> list[str]:
@@ -66,13 +61,17 @@ def start() -> Iterator[StartReceiver]:
         receiver.stop()
 
 
-@pytest.fixture(params=list(TRANSPORTS))
-def make_transport(request: pytest.FixtureRequest) -> Iterator[MakeTransport]:
-    """Make transports of one kind for one test and close them all afterwards."""
-    made: list[AnyTransport] = []
+@pytest.fixture
+def make_transport() -> Iterator[MakeTransport]:
+    """Make transports for one test and close them all afterwards.
 
-    def make(**options: object) -> AnyTransport:
-        transport = TRANSPORTS[request.param](**options)
+    Each test posts one attempt (``post``, a batch of one); the batches
+    themselves are tested in tests/test_batch_transport.py.
+    """
+    made: list[BatchTransport] = []
+
+    def make(**options: object) -> BatchTransport:
+        transport = BatchTransport(**options)
         made.append(transport)
         return transport
 
@@ -82,18 +81,20 @@ def make_transport(request: pytest.FixtureRequest) -> Iterator[MakeTransport]:
 
 
 @pytest.fixture
-def transport(make_transport: MakeTransport) -> AnyTransport:
+def transport(make_transport: MakeTransport) -> BatchTransport:
     return make_transport(allow_private=True, resolve=to_loopback)
 
 
 def without_duration(result: AttemptResult) -> AttemptResult:
+    """The result without what varies between runs: its start and duration."""
     assert result.duration >= 0
-    return replace(result, duration=0.0)
+    assert result.started_at is not None
+    return replace(result, duration=0.0, started_at=None)
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
 def test_a_2xx_with_an_empty_body_is_ok(
-    start: StartReceiver, transport: AnyTransport, status: int
+    start: StartReceiver, transport: BatchTransport, status: int
 ) -> None:
     receiver = start(answering(response(status)))
 
@@ -110,7 +111,7 @@ def test_a_2xx_with_an_empty_body_is_ok(
 
 
 def test_the_request_names_the_host_and_carries_body_and_headers(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(200, b"thanks")))
     url = f"http://receiver.test:{receiver.port}/hooks/a?x=1#ignored"
@@ -129,7 +130,7 @@ def test_the_request_names_the_host_and_carries_body_and_headers(
 
 
 def test_a_host_header_from_the_caller_is_replaced(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(200)))
 
@@ -139,7 +140,7 @@ def test_a_host_header_from_the_caller_is_replaced(
 
 
 def test_a_500_with_a_5_mb_body_is_capped_and_marked_truncated(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(500, b"e" * 5_000_000)))
 
@@ -178,7 +179,7 @@ def test_a_body_exactly_at_the_limit_is_not_truncated(
 
 
 def test_the_excerpt_is_decoded_with_replacement(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(400, b"bad \xff input \xc3\xa9")))
 
@@ -203,7 +204,7 @@ def test_the_excerpt_is_decoded_with_replacement(
     ],
 )
 def test_a_huge_body_is_not_read_and_memory_stays_flat(
-    start: StartReceiver, transport: AnyTransport, head: bytes, chunk: bytes
+    start: StartReceiver, transport: BatchTransport, head: bytes, chunk: bytes
 ) -> None:
     receiver = start(streaming(head, chunk))
 
@@ -219,7 +220,7 @@ def test_a_huge_body_is_not_read_and_memory_stays_flat(
 
 
 def test_a_receiver_that_never_answers_is_cut_at_the_deadline(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(silent)
 
@@ -237,7 +238,7 @@ def test_a_receiver_that_never_answers_is_cut_at_the_deadline(
 
 
 def test_a_tls_handshake_that_never_completes_is_cut_at_the_deadline(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(silent)
 
@@ -248,7 +249,7 @@ def test_a_tls_handshake_that_never_completes_is_cut_at_the_deadline(
 
 
 def test_headers_dripped_a_byte_at_a_time_are_cut_at_the_deadline(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     status_line_and_headers = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 30
     receiver = start(dripping(b"", status_line_and_headers, every=0.5))
@@ -263,7 +264,7 @@ def test_headers_dripped_a_byte_at_a_time_are_cut_at_the_deadline(
 
 
 def test_a_body_dripped_a_byte_at_a_time_is_cut_at_the_deadline(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n"
     receiver = start(dripping(head, b"b" * 30, every=0.5))
@@ -283,7 +284,7 @@ def test_a_body_dripped_a_byte_at_a_time_is_cut_at_the_deadline(
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
-    start: StartReceiver, transport: AnyTransport, status: int
+    start: StartReceiver, transport: BatchTransport, status: int
 ) -> None:
     target = start(answering(response(200)))
     receiver = start(answering(response(status, Location=target.url("/moved"))))
@@ -304,7 +305,8 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
     ],
 )
 def test_retry_after_is_kept_raw_for_429_and_503(
-    start: StartReceiver, transport: AnyTransport, status: int, retry_after: str | None
+    start: StartReceiver, transport: BatchTransport, status: int,
+    retry_after: str | None,
 ) -> None:
     header = retry_after or "3"
     receiver = start(answering(response(status, Retry_After=header)))
@@ -318,7 +320,7 @@ def test_retry_after_is_kept_raw_for_429_and_503(
     )
 
 
-def test_a_refused_connection_is_classified(transport: AnyTransport) -> None:
+def test_a_refused_connection_is_classified(transport: BatchTransport) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -336,7 +338,7 @@ def test_a_refused_connection_is_classified(transport: AnyTransport) -> None:
 
 
 def test_a_receiver_closing_without_an_answer_is_classified(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(lambda conn, receiver: read_request(conn) and None)
 
@@ -349,7 +351,7 @@ def test_a_receiver_closing_without_an_answer_is_classified(
 
 
 def test_a_reset_connection_is_classified(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     def reset(conn: socket.socket, receiver: Receiver) -> None:
         read_request(conn)
@@ -366,7 +368,7 @@ def test_a_reset_connection_is_classified(
 
 
 def test_a_garbled_answer_is_a_protocol_error(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(b"SMTP ready\r\n\r\n"))
 
@@ -395,7 +397,8 @@ def test_a_garbled_answer_is_a_protocol_error(
     ],
 )
 def test_an_endless_head_is_a_protocol_error(
-    start: StartReceiver, transport: AnyTransport, head: bytes, chunk: bytes, error: str
+    start: StartReceiver, transport: BatchTransport, head: bytes, chunk: bytes,
+    error: str,
 ) -> None:
     receiver = start(streaming(head, chunk, cap=8 << 20))
 
@@ -422,7 +425,7 @@ def test_an_endless_head_is_a_protocol_error(
     ],
 )
 def test_a_body_broken_off_is_a_protocol_error_after_the_status(
-    start: StartReceiver, transport: AnyTransport, answer: bytes, error: str
+    start: StartReceiver, transport: BatchTransport, answer: bytes, error: str
 ) -> None:
     receiver = start(answering(answer, limit=1))
 
@@ -439,7 +442,7 @@ def test_a_body_broken_off_is_a_protocol_error_after_the_status(
     ],
 )
 def test_a_status_that_is_not_three_ascii_digits_is_a_bad_status_line(
-    start: StartReceiver, transport: AnyTransport, answer: bytes
+    start: StartReceiver, transport: BatchTransport, answer: bytes
 ) -> None:
     receiver = start(answering(answer, limit=1))
 
@@ -453,7 +456,7 @@ def test_a_status_that_is_not_three_ascii_digits_is_a_bad_status_line(
 
 
 def test_a_content_length_of_other_digits_is_read_to_the_close(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(
         answering(b"HTTP/1.1 200 OK\r\nContent-Length: \xb9\r\n\r\nabc", 1)
@@ -494,7 +497,7 @@ def test_a_content_length_of_other_digits_is_read_to_the_close(
 )
 def test_a_connection_is_reused_only_when_the_answer_allows_it(
     start: StartReceiver,
-    transport: AnyTransport,
+    transport: BatchTransport,
     answer: bytes,
     excerpt: str,
     connections: int,
@@ -510,7 +513,7 @@ def test_a_connection_is_reused_only_when_the_answer_allows_it(
 
 
 def test_a_body_that_ends_with_the_connection_is_read_to_the_close(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(b"HTTP/1.1 500 Oops\r\n\r\nuntil close", limit=1))
 
@@ -601,7 +604,7 @@ def test_a_name_that_does_not_resolve_is_classified(
 
 
 def test_two_posts_reuse_one_keep_alive_connection(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(200, b"ok")))
 
@@ -613,7 +616,7 @@ def test_two_posts_reuse_one_keep_alive_connection(
 
 
 def test_a_connection_left_with_unread_body_is_not_reused(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(200, b"x" * 100_000)))
 
@@ -624,7 +627,7 @@ def test_a_connection_left_with_unread_body_is_not_reused(
 
 
 def test_a_closed_transport_can_post_again(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(200)))
     transport.post(receiver.url(), BODY, HEADERS, timeout=5)
@@ -637,7 +640,7 @@ def test_a_closed_transport_can_post_again(
 
 
 def test_many_threads_share_one_transport(
-    start: StartReceiver, transport: AnyTransport
+    start: StartReceiver, transport: BatchTransport
 ) -> None:
     receiver = start(answering(response(200, b"ok")))
     results: list[AttemptResult] = []
@@ -657,7 +660,7 @@ def test_many_threads_share_one_transport(
     assert receiver.connections <= 8
 
 
-def test_ipv6_loopback(start: StartReceiver, transport: AnyTransport) -> None:
+def test_ipv6_loopback(start: StartReceiver, transport: BatchTransport) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
     receiver = start(answering(response(200)), host="::1")
@@ -669,7 +672,7 @@ def test_ipv6_loopback(start: StartReceiver, transport: AnyTransport) -> None:
 
 
 def test_the_debug_log_names_the_origin_but_not_the_path(
-    start: StartReceiver, transport: AnyTransport, caplog: pytest.LogCaptureFixture
+    start: StartReceiver, transport: BatchTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
     receiver = start(answering(response(200)))
     caplog.set_level(logging.DEBUG, logger="modelhooks.transport")
@@ -753,7 +756,7 @@ def test_tls_refuses_a_certificate_for_another_name(
 
 
 def test_tls_refuses_an_untrusted_certificate(
-    start: StartReceiver, certificate: tuple[Path, Path], transport: AnyTransport
+    start: StartReceiver, certificate: tuple[Path, Path], transport: BatchTransport
 ) -> None:
     receiver = start(tls_answering(*certificate, response(200), []))
 

@@ -33,9 +33,10 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 
 from app.errors import DestinationNotAllowed
 from app.targets import Destination, Resolver, resolve_destination, resolve_host
@@ -57,12 +58,20 @@ log = logging.getLogger("modelhooks.transport")
 
 @dataclass(frozen=True)
 class PostRequest:
-    """One attempt to make: POST ``body`` to ``url`` within ``timeout`` seconds."""
+    """One attempt to make: POST ``body`` to ``url`` within ``timeout`` seconds.
+
+    ``headers`` may be a function giving them, called when the attempt gets
+    its place in the batch: a signature's timestamp is then that of the
+    attempt, however many waves of a long batch went before it.
+    """
 
     url: str
     body: bytes
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] | Callable[[], Mapping[str, str]]
     timeout: float
+
+    def headers_now(self) -> Mapping[str, str]:
+        return self.headers() if callable(self.headers) else self.headers
 
 
 class BatchTransport:
@@ -191,6 +200,7 @@ class BatchTransport:
     ) -> AttemptResult:
         async with places:
             started = time.monotonic()
+            started_at = datetime.now(timezone.utc).replace(tzinfo=None)
             try:
                 result = await self._attempt(pool, lookups, request, started)
             except Exception as error:
@@ -200,7 +210,8 @@ class BatchTransport:
                 log.error("attempt to %s broke in modelhooks", where, exc_info=True)
                 result = failure(f"InternalError: {type(error).__name__}: {error}")
 
-        result = replace(result, duration=time.monotonic() - started)
+        result = replace(result, duration=time.monotonic() - started,
+                         started_at=started_at)
         log.debug("attempt to %s: %s", origin(request.url), result)
         return result
 
@@ -216,10 +227,8 @@ class BatchTransport:
         except (DestinationNotAllowed, OSError) as error:
             return unreachable(request.url, error)
 
-        message = request_bytes(
-            destination.target, request_headers(destination, dict(request.headers)),
-            request.body,
-        )  # fmt: skip
+        headers = request_headers(destination, dict(request.headers_now()))
+        message = request_bytes(destination.target, headers, request.body)
         answer = _Answer()
         exchange = self._exchange(pool, destination, message, answer)
         try:

@@ -4,7 +4,8 @@ A ``Sender`` works on batches. The fan-out makes an event's first attempts
 concurrently in one task, because Celery's own cost per task dwarfs a POST;
 each failure is then left to its own ``deliver`` task, which Celery retries
 with a countdown of the callback's interval. Database work is done in bulk by
-the calling thread; only the POSTs run on the pool's threads.
+the calling thread; the POSTs of a batch run together on the transport's
+event loop (``workers.batch_transport``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,7 +28,8 @@ from app.models import (
     utcnow,
 )
 from app.signing import signature_headers
-from workers.transport import AttemptResult, Transport
+from workers.batch_transport import BatchTransport, PostRequest
+from workers.transport import AttemptResult
 
 log = logging.getLogger("modelhooks.delivery")
 
@@ -64,7 +65,7 @@ class Sender:
     while POSTs are in flight.
     """
 
-    def __init__(self, settings: Settings, transport: Transport) -> None:
+    def __init__(self, settings: Settings, transport: BatchTransport) -> None:
         self.settings = settings
         self.transport = transport
         self._lease_margin = timedelta(seconds=settings.sweep_grace)
@@ -149,15 +150,19 @@ class Sender:
         return [self._report(o) for o in outcomes if o.delivery.id in recorded]
 
     def _send_all(self, sendable: list[Delivery]) -> list[Outcome]:
-        if not sendable:
-            return []
-        if len(sendable) == 1:
-            # The common case of one matching callback: a pool would only add a
-            # thread's start and two switches to its latency.
-            return [self._attempt_one(sendable[0])]
-        threads = min(len(sendable), self.settings.fan_out_concurrency)
-        with ThreadPoolExecutor(threads, thread_name_prefix="modelhooks-post") as pool:
-            return list(pool.map(self._attempt_one, sendable))
+        """Make the batch's attempts at once; a fault of ours fails its attempt."""
+        requests, outcomes = [], {}
+        for delivery in sendable:
+            try:
+                requests.append((delivery, self._request(delivery)))
+            except Exception as error:
+                outcomes[delivery.id] = self._broken(delivery, error)
+
+        results = self.transport.post_many([request for _, request in requests])
+        for (delivery, _), result in zip(requests, results, strict=True):
+            outcomes[delivery.id] = self._judge(delivery, self._record_of(result),
+                                                result.ok, result.retry_after)
+        return [outcomes[delivery.id] for delivery in sendable]
 
     def _record_with_retries(self, outcomes: list[Outcome]) -> set[str]:
         # The POSTs are made: losing their record to a passing database fault
@@ -214,40 +219,40 @@ class Sender:
                      len(disabled), ", ".join(disabled[:20]))
         return [d for d in rows if d.callback.enabled]
 
-    def _attempt_one(self, delivery: Delivery) -> Outcome:
-        """Send one attempt and judge it; a fault of ours is a failed attempt."""
-        try:
-            record, result = self._post(delivery)
-            return self._judge(delivery, record, result.ok, result.retry_after)
-        except Exception as error:
-            log.error("delivery %s (event %s, callback %s): attempt broke inside "
-                      "modelhooks", delivery.id, delivery.event_id,
-                      delivery.callback_id, exc_info=True)
-            record = AttemptRecord(
-                started_at=utcnow(), duration=0.0, status_code=None,
-                error=f"InternalError: {type(error).__name__}: {error}",
-                excerpt="", truncated=False,
-            )
-            return self._judge(delivery, record, ok=False, retry_after=None)
-
-    def _post(self, delivery: Delivery) -> tuple[AttemptRecord, AttemptResult]:
+    def _request(self, delivery: Delivery) -> PostRequest:
         callback = delivery.callback
         body = delivery.event.body.encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            **signature_headers(callback.secret, delivery.id, body, int(time.time())),
-        }
 
-        started_at = utcnow()
-        result = self.transport.post(callback.url, body, headers,
-                                     timeout=callback.attempt_http_timeout)
-        record = AttemptRecord(
-            started_at=started_at, duration=result.duration,
+        def headers() -> dict[str, str]:
+            # Signed as the attempt starts: its timestamp is that of the POST.
+            return {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                **signature_headers(callback.secret, delivery.id, body,
+                                    int(time.time())),
+            }
+
+        return PostRequest(callback.url, body, headers,
+                           timeout=callback.attempt_http_timeout)
+
+    @staticmethod
+    def _record_of(result: AttemptResult) -> AttemptRecord:
+        return AttemptRecord(
+            started_at=result.started_at or utcnow(), duration=result.duration,
             status_code=result.status_code, error=result.error,
             excerpt=result.excerpt, truncated=result.truncated,
         )
-        return record, result
+
+    def _broken(self, delivery: Delivery, error: Exception) -> Outcome:
+        log.error("delivery %s (event %s, callback %s): attempt broke inside "
+                  "modelhooks", delivery.id, delivery.event_id,
+                  delivery.callback_id, exc_info=True)
+        record = AttemptRecord(
+            started_at=utcnow(), duration=0.0, status_code=None,
+            error=f"InternalError: {type(error).__name__}: {error}",
+            excerpt="", truncated=False,
+        )
+        return self._judge(delivery, record, ok=False, retry_after=None)
 
     def _judge(self, delivery: Delivery, record: AttemptRecord, ok: bool,
                retry_after: str | None) -> Outcome:

@@ -10,9 +10,9 @@ from celery import Task, signals
 
 from app import broker, db, deliveries
 from workers import sweeper
+from workers.batch_transport import BatchTransport
 from workers.celery_app import celery_app, settings
 from workers.sender import Attempted, Sender
-from workers.transport import Transport
 
 log = logging.getLogger("modelhooks.worker")
 
@@ -36,9 +36,9 @@ def sender() -> Sender:
     global _sender
     with _sender_lock:
         if _sender is None:
-            transport = Transport(allow_private=settings.allow_private_targets,
-                                  excerpt_limit=settings.response_excerpt_bytes,
-                                  connections_per_pool=settings.fan_out_concurrency)
+            transport = BatchTransport(allow_private=settings.allow_private_targets,
+                                       excerpt_limit=settings.response_excerpt_bytes,
+                                       concurrency=settings.fan_out_concurrency)
             _sender = Sender(settings, transport)
         return _sender
 

@@ -1,38 +1,21 @@
-"""The HTTP POST of one delivery attempt, and what came of it.
+"""What one delivery attempt came to, in the words every log and record uses.
 
-``Transport.post`` connects to the address ``resolve_destination`` checked
-(never to a second DNS answer) while naming the real host in the Host header
-and in TLS (SNI and certificate check). It never follows a redirect, reads at
-most ``excerpt_limit`` bytes of the answer, and holds the whole attempt,
-connect to last byte, to one deadline. Whatever the receiver does, ``post``
-returns an ``AttemptResult`` instead of raising.
-
-The deadline is kept by the sockets of ``workers.deadline``, which this
-module plugs into urllib3's connection pools.
+``AttemptResult`` is the outcome of one POST; the functions below make one
+from an answer or a failure, so that every attempt is described the same way
+("Timeout: no response within 5.0 s", "ConnectionRefused: …"). The POSTs
+themselves are made by ``workers.batch_transport``.
 """
 
 from __future__ import annotations
 
 import http.client
-import logging
-import socket
 import ssl
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.response import BaseHTTPResponse
-
 from app.errors import DestinationNotAllowed
-from app.targets import Destination, Resolver, resolve_destination, resolve_host
-from workers.deadline import DeadlineTLSSocket, attempt_deadline, open_socket
-
-log = logging.getLogger("modelhooks.transport")
+from app.targets import Destination
 
 RETRY_AFTER_STATUSES = {429, 503}
 
@@ -53,160 +36,8 @@ class AttemptResult:
     truncated: bool
     duration: float
     retry_after: str | None = None
-
-
-class _Connection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        return open_socket(self.host, self.port, self.timeout)
-
-
-class _TLSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return open_socket(self.host, self.port, self.timeout)
-
-
-class _Pool(HTTPConnectionPool):
-    ConnectionCls = _Connection
-
-
-class _TLSPool(HTTPSConnectionPool):
-    ConnectionCls = _TLSConnection
-
-
-class Transport:
-    """Sends attempts; safe to share between threads, keeps connections alive.
-
-    Connections are pooled per (scheme, host, port, address), at most
-    ``connections_per_pool`` idle ones each, for the ``max_pools`` most
-    recently used destinations. ``ssl_context`` (default: the system's trust
-    store) gets its socket class replaced so that TLS obeys the deadline.
-    """
-
-    def __init__(
-        self,
-        *,
-        allow_private: bool,
-        resolve: Resolver = resolve_host,
-        excerpt_limit: int = 1024,
-        ssl_context: ssl.SSLContext | None = None,
-        connections_per_pool: int = 10,
-        max_pools: int = 100,
-    ) -> None:
-        self.allow_private = allow_private
-        self.excerpt_limit = excerpt_limit
-        self._resolve = resolve
-        self._ssl_context = ssl_context or ssl.create_default_context()
-        self._ssl_context.sslsocket_class = DeadlineTLSSocket
-        self._connections_per_pool = connections_per_pool
-        self._max_pools = max_pools
-        self._pools: OrderedDict[tuple[str, str, int, str], HTTPConnectionPool] = (
-            OrderedDict()
-        )
-        self._lock = threading.Lock()
-
-    def post(
-        self, url: str, body: bytes, headers: dict[str, str], *, timeout: float
-    ) -> AttemptResult:
-        """POST ``body`` to ``url``; the attempt ends ``timeout`` seconds in."""
-        started = time.monotonic()
-        with attempt_deadline(timeout):
-            result = self._attempt(url, body, headers, timeout)
-
-        result = replace(result, duration=time.monotonic() - started)
-        log.debug("attempt to %s: %s", origin(url), result)
-        return result
-
-    def close(self) -> None:
-        """Close every pooled connection; later posts open new ones."""
-        with self._lock:
-            pools = list(self._pools.values())
-            self._pools.clear()
-
-        for pool in pools:
-            pool.close()
-
-    def _attempt(
-        self, url: str, body: bytes, headers: dict[str, str], timeout: float
-    ) -> AttemptResult:
-        try:
-            destination = resolve_destination(
-                url, allow_private=self.allow_private, resolve=self._resolve
-            )
-        except (DestinationNotAllowed, OSError) as error:
-            return unreachable(url, error)
-
-        response: BaseHTTPResponse | None = None
-        try:
-            response = self._pool(destination).urlopen(
-                "POST",
-                destination.target,
-                body=body,
-                headers=request_headers(destination, headers),
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                timeout=timeout,
-                preload_content=False,
-                decode_content=False,
-                release_conn=False,
-            )
-            return self._answer(response)
-        except (
-            urllib3.exceptions.HTTPError,
-            http.client.HTTPException,
-            OSError,
-        ) as error:
-            status = response.status if response is not None else None
-            return failure(describe_error(error, destination, timeout, status), status)
-        finally:
-            if response is not None:
-                _release(response)
-
-    def _answer(self, response: BaseHTTPResponse) -> AttemptResult:
-        """Read the start of the answer; a longer body is left unread."""
-        data = bytearray()
-        while len(data) <= self.excerpt_limit:
-            chunk = response.read(self.excerpt_limit + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-
-        if len(data) > self.excerpt_limit:
-            # The rest may be endless: drop the connection rather than drain it.
-            response.close()
-        retry_after = response.headers.get("Retry-After")
-        return answered(response.status, bytes(data), self.excerpt_limit, retry_after)
-
-    def _pool(self, destination: Destination) -> HTTPConnectionPool:
-        key = (destination.scheme, destination.host, destination.port, destination.ip)
-        with self._lock:
-            pool = self._pools.get(key)
-            if pool is not None:
-                self._pools.move_to_end(key)
-                return pool
-
-            pool = self._new_pool(destination)
-            self._pools[key] = pool
-            evicted = []
-            while len(self._pools) > self._max_pools:
-                evicted.append(self._pools.popitem(last=False)[1])
-
-        # Connections of an evicted pool still in use are closed when returned.
-        for old in evicted:
-            old.close()
-        return pool
-
-    def _new_pool(self, destination: Destination) -> HTTPConnectionPool:
-        sizes = {"maxsize": self._connections_per_pool, "block": False}
-        if destination.scheme == "http":
-            return _Pool(destination.ip, destination.port, **sizes)
-        return _TLSPool(
-            destination.ip,
-            destination.port,
-            server_hostname=destination.host,
-            ssl_context=self._ssl_context,
-            **sizes,
-        )
+    # When the attempt began (naive UTC), if the transport tells.
+    started_at: datetime | None = None
 
 
 def failure(error: str, status: int | None = None) -> AttemptResult:
@@ -251,13 +82,6 @@ def request_headers(
     return {"Host": host, **chosen}
 
 
-def _release(response: BaseHTTPResponse) -> None:
-    """Return the connection to its pool, closed unless the body was read to its end."""
-    if not response.closed:
-        response.close()
-    response.release_conn()
-
-
 def _causes(error: BaseException) -> list[BaseException]:
     """``error`` and everything it wraps, through causes, contexts and arguments."""
     seen: list[BaseException] = []
@@ -287,18 +111,18 @@ def describe_error(
     def has(*kinds: type[BaseException]) -> bool:
         return any(isinstance(cause, kinds) for cause in causes)
 
-    if has(TimeoutError, urllib3.exceptions.TimeoutError):
+    if has(TimeoutError):
         done = "no response" if status is None else "response not complete"
         return f"Timeout: {done} within {float(timeout)} s"
     if has(ConnectionRefusedError):
         return f"ConnectionRefused: {where} refused the connection"
-    if has(ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError):
+    if has(ssl.SSLError, ssl.CertificateError):
         return f"TLSError: {_innermost(causes)}"
     if has(http.client.RemoteDisconnected):
         return f"ConnectionClosed: {where} closed the connection without a response"
     if has(ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
         return f"ConnectionReset: {where} reset the connection"
-    if has(http.client.HTTPException, urllib3.exceptions.ProtocolError):
+    if has(http.client.HTTPException):
         return f"ProtocolError: {_innermost(causes)}"
     return f"ConnectionError: {_innermost(causes)}"
 

@@ -1,9 +1,8 @@
 """Where an attempt connects: the checked address, never a second DNS answer.
 
-These run the real ``Sender`` in this process on SQLite, with a fake resolver,
-once with each transport: the threaded ``Transport`` and the
-``BatchTransport`` on its event loop. What each dials with (``open_socket``,
-``open_connection``) is watched: every address is recorded, and any that is
+These run the real ``Sender`` and ``BatchTransport`` in this process on
+SQLite, with a fake resolver. What the transport dials with
+(``open_connection``) is watched: every address is recorded, and any that is
 not loopback is refused without dialling, so a test can never reach another
 host even when the code under test is wrong.
 """
@@ -21,10 +20,8 @@ from app.schemas import CallbackCreate
 from tests.hostile import servers
 from tests.hostile.fakes import PUBLIC_ADDRESS, CountingListener, FakeResolver
 from workers import connections as connections_module
-from workers import transport as transport_module
 from workers.batch_transport import BatchTransport
 from workers.sender import Sender
-from workers.transport import Transport
 
 TRIGGERS = frozenset({"complete", "error"})
 NAME = "hooks.example.com"
@@ -40,16 +37,15 @@ def account(database):
     return accounts.create_account("acme").account
 
 
-@pytest.fixture(params=[Transport, BatchTransport], ids=["threads", "batch"])
-def transport_class(request):
-    return request.param
+@pytest.fixture
+def transport_class():
+    return BatchTransport
 
 
 @pytest.fixture
 def dialled(monkeypatch) -> list[tuple[str, int]]:
     """Every (address, port) a transport dials; only loopback is really dialled."""
     calls: list[tuple[str, int]] = []
-    real_open_socket = transport_module.open_socket
     real_open_connection = connections_module.open_connection
 
     def refuse_unless_loopback(ip: str, port: int) -> None:
@@ -57,15 +53,10 @@ def dialled(monkeypatch) -> list[tuple[str, int]]:
         if not ipaddress.ip_address(ip).is_loopback:
             raise ConnectionRefusedError(f"the test refuses to dial {ip}")
 
-    def watched_socket(ip: str, port: int, timeout: float):
-        refuse_unless_loopback(ip, port)
-        return real_open_socket(ip, port, timeout)
-
     async def watched_connection(destination, ssl_context):
         refuse_unless_loopback(destination.ip, destination.port)
         return await real_open_connection(destination, ssl_context)
 
-    monkeypatch.setattr(transport_module, "open_socket", watched_socket)
     monkeypatch.setattr(connections_module, "open_connection", watched_connection)
     return calls
 
