@@ -264,3 +264,45 @@ def test_a_batch_matching_slow_filters_does_not_hold_the_write_lock_from_reports
     # matched before its transaction began).
     assert running.error is None
     assert waited < 1.0, f"another tenant's report waited {waited:.1f} s"
+
+
+def test_a_lease_on_a_whole_second_matches_whichever_writer_stored_it(
+        database, monkeypatch):
+    # The lease is the claim's token, compared as a value: written by the raw
+    # bulk insert (drain) or by Peewee (claim), and compared by the raw UPDATE
+    # of the record. A whole second is where a text form may drop ".000000".
+    from datetime import timedelta
+
+    from app import deliveries
+    from app.deliveries import AttemptRecord, Outcome
+    from app.models import DeliveryState, utcnow
+    from tests.conftest import make_pending_deliveries
+
+    account = accounts.create_account("acme").account
+    born_claimed = make_callback(account)
+    claimed_later = make_callback(account)
+    event_id = report(account, 1)
+    whole = utcnow().replace(microsecond=0) + timedelta(seconds=1)
+    monkeypatch.setattr(deliveries, "utcnow", lambda: whole)
+    margin = timedelta(seconds=5)
+
+    def finish(delivery) -> list[str]:
+        record = AttemptRecord(started_at=whole, duration=0.1, status_code=200,
+                               error=None, excerpt="", truncated=False)
+        return deliveries.finish_attempts(
+            [Outcome(delivery, record, DeliveryState.SUCCEEDED)])
+
+    with db.connection():
+        event = Event.get_by_id(event_id)
+        made = db.atomic(lambda: deliveries.create_claimed(
+            [(event, [callbacks.enabled_for(account.id)[0]])], margin))
+        make_pending_deliveries(event, [claimed_later.id])
+        pending = Delivery.get(Delivery.callback == claimed_later.id).id
+        claimed = deliveries.claim_loaded([pending], margin)
+
+        assert made[0].lease_until.microsecond == 0
+        assert finish(made[0]) == [made[0].id]
+        assert finish(claimed[0]) == [pending]
+        states = {d.callback_id: (d.state, d.attempts_made) for d in Delivery.select()}
+    assert states == {born_claimed.id: (DeliveryState.SUCCEEDED, 1),
+                      claimed_later.id: (DeliveryState.SUCCEEDED, 1)}
