@@ -50,7 +50,7 @@ class Broker:
     def _flag_client(url: str) -> redis.Redis | None:
         # The in-memory broker of ``modelhooks dev`` has no Redis: there every
         # event publishes its own drain, which costs nothing that matters there.
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url.startswith(("redis://", "rediss://")):
             return None
         return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
 
@@ -81,6 +81,7 @@ class Broker:
         except (redis.RedisError, KombuOperationalError, OSError) as error:
             log.warning("event %s: could not publish its fan-out; the sweep will: %s",
                         event_id, error)
+            self._forget_queued_drain()
             return False
         return True
 
@@ -102,8 +103,19 @@ class Broker:
             self.celery.send_task(DRAIN_TASK, retry=False)
         except (redis.RedisError, KombuOperationalError, OSError) as error:
             log.warning("could not publish a drain; the sweep will: %s", error)
+            self._forget_queued_drain()
             return False
         return True
+
+    def _forget_queued_drain(self) -> None:
+        # The flag may be set for a drain that never reached the queue: the
+        # next event must publish one rather than count on it.
+        if self._flags is None:
+            return
+        try:
+            self._flags.delete(DRAIN_QUEUED_KEY)
+        except redis.RedisError:
+            pass  # Redis is down: the flag expires on its own
 
     def ping(self) -> None:
         """Raise ``DependencyUnavailable`` unless the broker accepts a connection."""

@@ -3,9 +3,11 @@
 A fan-out to thousands of callbacks writes thousands of delivery and attempt
 rows. Peewee's ``insert_many`` turns every value into SQL through its query
 context, which cost more CPU than the POSTs themselves; here the statement is
-one line of placeholders repeated, and the values go to the driver as they are
-(both drivers adapt ``str``, ``int``, ``float``, ``bool``, ``None`` and naive
-``datetime`` as Peewee would).
+one line of placeholders repeated, and the values go to the driver as they are.
+Both drivers adapt ``str``, ``int``, ``float``, ``bool`` and ``None`` as Peewee
+would; a naive ``datetime`` becomes a timestamp on PostgreSQL and, on SQLite,
+the text ``YYYY-MM-DD HH:MM:SS[.ffffff]`` that Peewee writes and reads back
+(``tests/test_bulk.py`` holds both to what Peewee's own inserts store).
 """
 
 from __future__ import annotations

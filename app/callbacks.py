@@ -61,16 +61,32 @@ SELECT_ENABLED = (
     " attempt_count, attempt_interval, attempt_http_timeout"
     " FROM callbacks WHERE account_id = %s AND enabled ORDER BY id"
 )
+# In a fan-out's transaction on PostgreSQL: a callback being deleted is
+# waited for and then left out, and none can be deleted until the
+# deliveries that refer to it are made.
+KEY_SHARE = " FOR KEY SHARE"
 ENABLED_COLUMNS = ("id", "url", "secret", "model_name_pattern", "project_name_pattern",
                    "attempt_count", "attempt_interval", "attempt_http_timeout")
 
 
 def enabled_for(account_id: int) -> list[Callback]:
     """The account's enabled callbacks, in id order, as a fan-out needs them."""
-    rows = db.execute(SELECT_ENABLED, (account_id,)).fetchall()
+    sql = SELECT_ENABLED + KEY_SHARE if db.is_postgres() else SELECT_ENABLED
+    rows = db.execute(sql, (account_id,)).fetchall()
     return [Callback(account=account_id, enabled=True,
                      **dict(zip(ENABLED_COLUMNS, row, strict=True)))
             for row in rows]
+
+
+def enabled_among(callback_ids: set[int]) -> set[int]:
+    """Those of ``callback_ids`` that still exist and are enabled."""
+    ids = sorted(callback_ids)
+    enabled: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        enabled |= {row.id for row in Callback.select(Callback.id).where(
+            Callback.id.in_(chunk) & Callback.enabled)}
+    return enabled
 
 
 def list_for(account: Account) -> list[Callback]:

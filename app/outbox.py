@@ -48,8 +48,15 @@ def take_waiting(limit: int, event_ids: list[str] | None = None) -> list[Event]:
             for event_id, account_id, body, name, project_name in rows]
 
 
-def mark_fanned_out(events: list[Event], moment: datetime) -> None:
-    """Take the events out of the outbox (their deliveries exist as of now)."""
-    if events:
-        Event.update(fanned_out_at=moment).where(
-            Event.id.in_([event.id for event in events])).execute()
+def mark_fanned_out(events: list[Event], moment: datetime) -> set[str]:
+    """Take the events out of the outbox; answer the ids of those still in it.
+
+    An event another worker took first is left as it is and not answered.
+    """
+    if not events:
+        return set()
+    query = (Event.update(fanned_out_at=moment)
+             .where(Event.id.in_([event.id for event in events])
+                    & Event.fanned_out_at.is_null())
+             .returning(Event.id))
+    return {row.id for row in query.execute()}

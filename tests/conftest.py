@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from urllib.parse import urlparse
 
 import pytest
 
@@ -21,6 +22,17 @@ POSTGRES_URL = os.environ.get(
     "MODELHOOKS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("MODELHOOKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _unconsumed_database(url: str) -> str:
+    parts = urlparse(url)
+    number = int(parts.path.lstrip("/") or 0)
+    return parts._replace(path=f"/{(number + 8) % 16}").geturl()
+
+
+# The suite's end-to-end workers consume the queue of ``REDIS_URL`` while other
+# tests run; tests that count the messages they publish use this database.
+UNCONSUMED_REDIS_URL = _unconsumed_database(REDIS_URL)
 
 
 class FakeBroker:

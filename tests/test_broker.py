@@ -4,26 +4,14 @@ while it waits in the queue."""
 from __future__ import annotations
 
 import json
-from urllib.parse import urlparse
 
 import pytest
 import redis
 
 from app.broker import DRAIN_QUEUED_KEY, DRAIN_TASK, Broker
-from tests.conftest import REDIS_URL
+from tests.conftest import UNCONSUMED_REDIS_URL as REDIS_URL
 
 QUEUE = "modelhooks"
-
-
-def _unconsumed_database(url: str) -> str:
-    # The end-to-end workers of this session consume the suite's own Redis
-    # database; these messages must stay in the queue to be counted.
-    parts = urlparse(url)
-    number = int(parts.path.lstrip("/") or 0)
-    return parts._replace(path=f"/{(number + 8) % 16}").geturl()
-
-
-REDIS_URL = _unconsumed_database(REDIS_URL)
 
 
 @pytest.fixture

@@ -153,3 +153,20 @@ def test_an_event_larger_than_a_wave_goes_alone_and_whole(database):
     first = sender.fan_out_waiting(10)
 
     assert (first.events, len(first.attempted), first.more) == (1, 3, True)
+
+
+def test_failures_of_one_batch_wait_for_the_same_next_attempt(database):
+    account = accounts.create_account("acme").account
+    for _ in range(3):
+        make_callback(account)
+    report(account, 1)
+    sender = Sender(SETTINGS, ScriptedTransport(answer(500)))
+
+    batch = sender.fan_out_waiting(10)
+
+    with db.connection():
+        waits = {d.next_attempt_at for d in Delivery.select()}
+        states = [d.state for d in Delivery.select()]
+    assert len(batch.attempted) == 3
+    assert states == [DeliveryState.PENDING] * 3
+    assert len(waits) == 1

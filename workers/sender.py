@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app import __version__, callbacks, db, deliveries, outbox, patterns, retry
 from app.config import Settings
@@ -39,7 +39,6 @@ USER_AGENT = f"modelhooks/{__version__}"
 RECORD_RETRY_PAUSES = (0.5, 2.0)
 
 
-
 @dataclass(frozen=True)
 class Attempted:
     """One delivery after one attempt: when to try again, if at all."""
@@ -47,6 +46,10 @@ class Attempted:
     delivery_id: str
     state: str
     retry_in: float | None
+
+
+# An event and the callbacks it goes to.
+Match = tuple[Event, list[Callback]]
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,8 @@ class Sender:
     def fan_out(self, event_id: str) -> list[Attempted]:
         """Make one event's deliveries and their first attempts.
 
-        An event fanned out already has only its deliveries that are still
-        waiting for a first attempt sent (its worker died before making them).
+        For an event fanned out already, its deliveries still waiting for a
+        first attempt are sent (the sweep reclaimed them from a dead worker).
         """
         batch = self._fan_out_batch(1, [event_id])
         if batch.events:
@@ -87,50 +90,56 @@ class Sender:
         return self.attempt(due)
 
     def fan_out_waiting(self, limit: int) -> FanOutBatch:
-        """Fan out up to ``limit`` waiting events, oldest first.
-
-        A batch stops short of ``limit`` once its deliveries fill one wave of
-        the fan-out concurrency (an event is never split): a worker killed
-        mid-batch then has at most one wave to send again, and every lease
-        covers one attempt.
-        """
+        """Fan out up to ``limit`` waiting events, oldest first, up to one wave
+        of deliveries (see ``_match_one_wave``)."""
         return self._fan_out_batch(limit)
 
     def _fan_out_batch(self, limit: int, event_ids: list[str] | None = None
                        ) -> FanOutBatch:
         with db.connection():
-            events, made, more = db.atomic(
-                lambda: self._take_and_create(limit, event_ids))
+            if db.is_postgres():
+                # The read locks only the events taken (others skip them), so
+                # matching inside the transaction holds up nobody's reports.
+                events, made, more = db.atomic(
+                    lambda: self._create(*self._take_one_wave(limit, event_ids)))
+            else:
+                # SQLite's write lock stops every writer: match before taking it.
+                wave, more = self._take_one_wave(limit, event_ids)
+                events, made, more = db.atomic(lambda: self._create(wave, more))
         if events:
             log.info("fanned out %d events into %d deliveries: %s", len(events),
                      len(made), ", ".join(event.id for event in events[:20]))
         return FanOutBatch(len(events), self._send(made), more)
 
-    def _take_and_create(self, limit: int, event_ids: list[str] | None
-                         ) -> tuple[list[Event], list[Delivery], bool]:
-        # One transaction: the events leave the outbox exactly when their
-        # deliveries exist, born claimed so that no second load is needed.
-        # Events taken but not kept are unlocked, still waiting, at the commit.
+    def _take_one_wave(self, limit: int, event_ids: list[str] | None
+                       ) -> tuple[list[Match], bool]:
         taken = outbox.take_waiting(limit, event_ids)
-        matches = self._one_wave(self._match(taken))
-        events = [event for event, _ in matches]
-        deliveries_count = sum(len(matched) for _, matched in matches)
+        wave = self._match_one_wave(taken)
+        more = len(taken) == limit or len(wave) < len(taken)
+        return wave, more
 
-        made = deliveries.create_claimed(matches, self._lease_margin,
+    def _create(self, wave: list[Match], more: bool
+                ) -> tuple[list[Event], list[Delivery], bool]:
+        # In one transaction: the events leave the outbox exactly when their
+        # deliveries exist, born claimed so that no second load is needed.
+        # Only events still waiting, and callbacks still enabled, count: on
+        # SQLite the wave was read before the write lock was taken.
+        marked = outbox.mark_fanned_out([event for event, _ in wave], utcnow())
+        wave = [(event, matched) for event, matched in wave if event.id in marked]
+        if not db.is_postgres():
+            wave = self._still_enabled(wave)
+        deliveries_count = sum(len(matched) for _, matched in wave)
+
+        made = deliveries.create_claimed(wave, self._lease_margin,
                                          self._rounds(deliveries_count))
-        outbox.mark_fanned_out(events, utcnow())
-        more = len(taken) == limit or len(events) < len(taken)
-        return events, made, more
+        return [event for event, _ in wave], made, more
 
-    def _one_wave(self, matches: list[tuple[Event, list[Callback]]]
-                  ) -> list[tuple[Event, list[Callback]]]:
-        kept, total = [], 0
-        for event, matched in matches:
-            if kept and total + len(matched) > self.settings.fan_out_concurrency:
-                break
-            kept.append((event, matched))
-            total += len(matched)
-        return kept
+    @staticmethod
+    def _still_enabled(wave: list[Match]) -> list[Match]:
+        ids = {callback.id for _, matched in wave for callback in matched}
+        enabled = callbacks.enabled_among(ids)
+        return [(event, [c for c in matched if c.id in enabled])
+                for event, matched in wave]
 
     def attempt(self, delivery_ids: list[str]) -> list[Attempted]:
         """One attempt for each delivery that is pending and due; the rest are left."""
@@ -159,9 +168,13 @@ class Sender:
                 outcomes[delivery.id] = self._broken(delivery, error)
 
         results = self.transport.post_many([request for _, request in requests])
+        # One moment for the whole batch: failures with the same interval then
+        # share their next attempt, and are moved on by one UPDATE.
+        judged_at = utcnow()
         for (delivery, _), result in zip(requests, results, strict=True):
             outcomes[delivery.id] = self._judge(delivery, self._record_of(result),
-                                                result.ok, result.retry_after)
+                                                result.ok, result.retry_after,
+                                                judged_at)
         return [outcomes[delivery.id] for delivery in sendable]
 
     def _record_with_retries(self, outcomes: list[Outcome]) -> set[str]:
@@ -188,10 +201,16 @@ class Sender:
         self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
         return recorded
 
-    def _match(self, events: list[Event]) -> list[tuple[Event, list[Callback]]]:
-        """Each event with its account's enabled callbacks that match it."""
+    def _match_one_wave(self, events: list[Event]) -> list[Match]:
+        """The first events and their matching callbacks, up to one wave of them.
+
+        A batch stops once its deliveries fill one wave of the fan-out
+        concurrency, never splitting an event: a worker killed mid-batch then
+        has at most one wave to send again, and every lease covers one attempt.
+        """
         matchers: dict[int, tuple[list[Callback], patterns.Matcher]] = {}
-        matches = []
+        wave: list[Match] = []
+        deliveries_count = 0
         for event in events:
             if event.account_id not in matchers:
                 matchers[event.account_id] = self._matcher_for(event.account_id)
@@ -199,8 +218,12 @@ class Sender:
             version = event.model_version
             matched = [enabled[index] for index in
                        matcher.match(version.name, version.project_name)]
-            matches.append((event, matched))
-        return matches
+
+            deliveries_count += len(matched)
+            if wave and deliveries_count > self.settings.fan_out_concurrency:
+                break
+            wave.append((event, matched))
+        return wave
 
     @staticmethod
     def _matcher_for(account_id: int) -> tuple[list[Callback], patterns.Matcher]:
@@ -252,10 +275,11 @@ class Sender:
             error=f"InternalError: {type(error).__name__}: {error}",
             excerpt="", truncated=False,
         )
-        return self._judge(delivery, record, ok=False, retry_after=None)
+        return self._judge(delivery, record, ok=False, retry_after=None,
+                           judged_at=utcnow())
 
     def _judge(self, delivery: Delivery, record: AttemptRecord, ok: bool,
-               retry_after: str | None) -> Outcome:
+               retry_after: str | None, judged_at: datetime) -> Outcome:
         callback = delivery.callback
         number = delivery.attempts_made + 1
 
@@ -269,10 +293,10 @@ class Sender:
         delay = retry.next_delay(
             interval=callback.attempt_interval, status_code=record.status_code,
             retry_after=retry_after,
-            max_interval=self.settings.max_retry_interval, now=utcnow(),
+            max_interval=self.settings.max_retry_interval, now=judged_at,
         )
         return Outcome(delivery, record, DeliveryState.PENDING,
-                       next_attempt_at=utcnow() + timedelta(seconds=delay))
+                       next_attempt_at=judged_at + timedelta(seconds=delay))
 
     def _apply_gone(self, outcomes: list[Outcome]) -> None:
         gone = {o.delivery.callback_id: o.delivery.id for o in outcomes

@@ -25,6 +25,9 @@ EARLY_TOLERANCE = 5.0
 DRAIN_BATCH_EVENTS = 50
 DRAIN_BATCHES = 20
 
+# How long a drain whose batch failed (the database went away) waits to retry.
+DRAIN_RETRY_SECONDS = 5
+
 publisher = broker.Broker(settings.redis_url, celery_app)
 
 _sender: Sender | None = None
@@ -43,13 +46,20 @@ def sender() -> Sender:
         return _sender
 
 
-@celery_app.task(name=broker.DRAIN_TASK)
-def drain() -> None:
+@celery_app.task(name=broker.DRAIN_TASK, bind=True, max_retries=None)
+def drain(self: Task) -> None:
     """Fan out the events waiting in the outbox, a batch at a time."""
     publisher.drain_started()
 
     for _ in range(DRAIN_BATCHES):
-        batch = sender().fan_out_waiting(DRAIN_BATCH_EVENTS)
+        try:
+            batch = sender().fan_out_waiting(DRAIN_BATCH_EVENTS)
+        except Exception as error:
+            # Its events are still waiting (the batch's transaction rolled
+            # back), and the flag is down: this drain must come back for them.
+            log.error("a drain batch failed; draining again in %d s: %s",
+                      DRAIN_RETRY_SECONDS, error, exc_info=True)
+            raise self.retry(countdown=DRAIN_RETRY_SECONDS) from error
         _schedule_retries(batch.attempted)
         if not batch.more:
             return

@@ -1,4 +1,4 @@
-"""Review of the drain: what a batch does when other transactions hold locks
+"""The drain among other transactions: what a batch does when others hold locks
 around it, how long it holds its own, and what the queued-drain flag says
 after a publish goes wrong or when there is no Redis (``modelhooks dev``).
 
@@ -22,7 +22,8 @@ from app import accounts, callbacks, db, events
 from app.broker import DRAIN_QUEUED_KEY, DRAIN_TASK, Broker
 from app.config import Settings
 from app.models import Delivery, Event
-from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.conftest import POSTGRES_URL
+from tests.conftest import UNCONSUMED_REDIS_URL as REDIS_URL
 from tests.test_sender import ScriptedTransport, answer
 from workers.sender import Sender
 
