@@ -26,7 +26,6 @@ from app.errors import DependencyUnavailable
 log = logging.getLogger("modelhooks.broker")
 
 DRAIN_TASK = "modelhooks.drain"
-FAN_OUT_TASK = "modelhooks.fan_out"
 DELIVER_TASK = "modelhooks.deliver"
 SWEEP_TASK = "modelhooks.sweep"
 

@@ -52,16 +52,6 @@ class AttemptRecord:
     truncated: bool
 
 
-def due_for_event(event_id: str) -> list[str]:
-    """Ids of the event's deliveries still waiting for their first attempt."""
-    query = (Delivery.select(Delivery.id)
-             .where((Delivery.event == event_id)
-                    & (Delivery.state == DeliveryState.PENDING)
-                    & (Delivery.attempts_made == 0))
-             .order_by(Delivery.created_at))
-    return [row.id for row in query]
-
-
 def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelta,
                    rounds: int = 1) -> list[Delivery]:
     """Make each event's deliveries, already claimed for their first attempt.

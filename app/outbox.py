@@ -18,31 +18,23 @@ SELECT_WAITING = (
     "SELECT events.id, events.account_id, events.body,"
     " model_versions.name, model_versions.project_name"
     " FROM events JOIN model_versions ON model_versions.id = events.model_version_id"
-    " WHERE events.triggered AND events.fanned_out_at IS NULL{narrowed}"
-    " ORDER BY events.created_at LIMIT %s{locking}"
+    " WHERE events.triggered AND events.fanned_out_at IS NULL"
+    " ORDER BY events.created_at LIMIT %s"
 )
 # Only the event rows are locked: the API locks model versions to record
 # reports. Locked events are skipped, not waited for: another worker has them.
 POSTGRES_LOCKING = " FOR UPDATE OF events SKIP LOCKED"
 
 
-def take_waiting(limit: int, event_ids: list[str] | None = None) -> list[Event]:
+def take_waiting(limit: int) -> list[Event]:
     """Up to ``limit`` waiting events, oldest first, with their model's names.
 
     Call it inside a transaction: the events stay locked until it ends, and a
     worker taking a batch at the same moment skips them (PostgreSQL) or waits
-    for the write lock (SQLite), so no event is fanned out twice. ``event_ids``
-    narrows the batch to those events.
+    for the write lock (SQLite), so no event is fanned out twice.
     """
-    narrowed = ""
-    params: list[object] = []
-    if event_ids is not None:
-        narrowed = " AND events.id IN (" + ", ".join(["%s"] * len(event_ids)) + ")"
-        params += event_ids
-    locking = POSTGRES_LOCKING if db.is_postgres() else ""
-    sql = SELECT_WAITING.format(narrowed=narrowed, locking=locking)
-
-    rows = db.execute(sql, (*params, limit)).fetchall()
+    sql = SELECT_WAITING + POSTGRES_LOCKING if db.is_postgres() else SELECT_WAITING
+    rows = db.execute(sql, (limit,)).fetchall()
     return [Event(id=event_id, account=account_id, body=body,
                   model_version=ModelVersion(name=name, project_name=project_name))
             for event_id, account_id, body, name, project_name in rows]

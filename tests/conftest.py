@@ -124,3 +124,37 @@ def make_pending_deliveries(event: Event, callback_ids: list[int]) -> None:
     Delivery.insert_many([{"id": new_id("msg"), "event": event.id, "callback": c}
                           for c in callback_ids]).execute()
     Event.update(fanned_out_at=utcnow()).where(Event.id == event.id).execute()
+
+
+def make_callback(account, model_name: str = ".*"):
+    """A callback of ``account`` to a port nothing listens on: 3 attempts, 7 s apart."""
+    from app import callbacks
+
+    return callbacks.create(account, {"url": "http://127.0.0.1:9/h",
+                                      "filter": {"model_name": model_name,
+                                                 "project_name": ".*"},
+                                      "attempt": {"count": 3, "interval": 7,
+                                                  "http_timeout": 1}},
+                            Settings(allow_private_targets=True))
+
+
+@pytest.fixture
+def queue_redis():
+    """The Redis of ``UNCONSUMED_REDIS_URL``, its queue and drain flag cleared."""
+    import redis
+
+    from app.broker import DRAIN_QUEUED_KEY
+
+    client = redis.Redis.from_url(UNCONSUMED_REDIS_URL)
+    client.delete("modelhooks", DRAIN_QUEUED_KEY)
+    yield client
+    client.delete("modelhooks", DRAIN_QUEUED_KEY)
+    client.close()
+
+
+def queued_tasks(client) -> list[str]:
+    """The names of the tasks waiting in the ``modelhooks`` queue."""
+    import json
+
+    return [json.loads(raw)["headers"]["task"]
+            for raw in client.lrange("modelhooks", 0, -1)]

@@ -3,40 +3,23 @@ while it waits in the queue."""
 
 from __future__ import annotations
 
-import json
-
-import pytest
-import redis
-
 from app.broker import DRAIN_QUEUED_KEY, DRAIN_TASK, Broker
 from tests.conftest import UNCONSUMED_REDIS_URL as REDIS_URL
+from tests.conftest import queued_tasks
 
 QUEUE = "modelhooks"
 
 
-@pytest.fixture
-def redis_client():
-    client = redis.Redis.from_url(REDIS_URL)
-    client.delete(QUEUE, DRAIN_QUEUED_KEY)
-    yield client
-    client.delete(QUEUE, DRAIN_QUEUED_KEY)
-    client.close()
-
-
-def queued_tasks(client) -> list[str]:
-    return [json.loads(raw)["headers"]["task"] for raw in client.lrange(QUEUE, 0, -1)]
-
-
-def test_events_stored_while_a_drain_is_queued_publish_nothing_more(redis_client):
+def test_events_stored_while_a_drain_is_queued_publish_nothing_more(queue_redis):
     broker = Broker(REDIS_URL)
 
     answers = [broker.publish_fan_out(f"evt_{n}") for n in range(5)]
 
     assert answers == [True] * 5
-    assert queued_tasks(redis_client) == [DRAIN_TASK]
+    assert queued_tasks(queue_redis) == [DRAIN_TASK]
 
 
-def test_an_event_stored_after_a_drain_started_publishes_another(redis_client):
+def test_an_event_stored_after_a_drain_started_publishes_another(queue_redis):
     broker = Broker(REDIS_URL)
     broker.publish_fan_out("evt_1")
 
@@ -44,26 +27,26 @@ def test_an_event_stored_after_a_drain_started_publishes_another(redis_client):
     broker.publish_fan_out("evt_2")
     broker.publish_fan_out("evt_3")
 
-    assert queued_tasks(redis_client) == [DRAIN_TASK, DRAIN_TASK]
+    assert queued_tasks(queue_redis) == [DRAIN_TASK, DRAIN_TASK]
 
 
 def test_the_queued_flag_expires_so_a_lost_drain_stops_holding_events_back(
-        redis_client):
+        queue_redis):
     broker = Broker(REDIS_URL)
     broker.publish_fan_out("evt_1")
 
-    ttl_ms = redis_client.pttl(DRAIN_QUEUED_KEY)
+    ttl_ms = queue_redis.pttl(DRAIN_QUEUED_KEY)
 
     assert 0 < ttl_ms <= 5_000
 
 
-def test_publish_drain_queues_one_even_when_the_flag_is_set(redis_client):
+def test_publish_drain_queues_one_even_when_the_flag_is_set(queue_redis):
     broker = Broker(REDIS_URL)
     broker.publish_fan_out("evt_1")
 
     assert broker.publish_drain() is True
 
-    assert queued_tasks(redis_client) == [DRAIN_TASK, DRAIN_TASK]
+    assert queued_tasks(queue_redis) == [DRAIN_TASK, DRAIN_TASK]
 
 
 def test_a_broker_that_is_down_answers_false_and_the_event_waits_for_the_sweep(

@@ -8,13 +8,11 @@ user's request would, and run a batch of the drain against it in a thread.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
 import psycopg2
 import pytest
-import redis
 from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -22,7 +20,7 @@ from app import accounts, callbacks, db, events
 from app.broker import DRAIN_QUEUED_KEY, DRAIN_TASK, Broker
 from app.config import Settings
 from app.models import Delivery, Event
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, make_callback, queued_tasks
 from tests.conftest import UNCONSUMED_REDIS_URL as REDIS_URL
 from tests.test_sender import ScriptedTransport, answer
 from workers.sender import Sender
@@ -32,14 +30,6 @@ TRIGGERS = frozenset({"complete", "error"})
 QUEUE = "modelhooks"
 
 on_postgres = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-
-
-def make_callback(account):
-    return callbacks.create(account, {"url": "http://127.0.0.1:9/h",
-                                      "filter": {"model_name": ".*",
-                                                 "project_name": ".*"},
-                                      "attempt": {"count": 3, "interval": 7,
-                                                  "http_timeout": 1}}, SETTINGS)
 
 
 def report(account, version: int) -> str:
@@ -151,21 +141,8 @@ def test_a_report_holding_its_model_version_lock_does_not_block_the_drain(databa
     assert running.batch.events == 1
 
 
-@pytest.fixture
-def redis_client():
-    client = redis.Redis.from_url(REDIS_URL)
-    client.delete(QUEUE, DRAIN_QUEUED_KEY)
-    yield client
-    client.delete(QUEUE, DRAIN_QUEUED_KEY)
-    client.close()
-
-
-def queued_tasks(client) -> list[str]:
-    return [json.loads(raw)["headers"]["task"] for raw in client.lrange(QUEUE, 0, -1)]
-
-
 def test_a_drain_that_could_not_be_published_does_not_hold_later_events_back(
-        redis_client, monkeypatch):
+        queue_redis, monkeypatch):
     broker = Broker(REDIS_URL)
     send_task = broker.celery.send_task
     sent: list[str] = []
@@ -185,9 +162,9 @@ def test_a_drain_that_could_not_be_published_does_not_hold_later_events_back(
     # queued, so none must be missing: either it publishes one, or it answers
     # False and is left to the sweep too.
     assert first is False
-    assert second is False or queued_tasks(redis_client) == [DRAIN_TASK], (
-        f"evt_2 was answered {second} with the queue {queued_tasks(redis_client)} "
-        f"and the flag set for {redis_client.pttl(DRAIN_QUEUED_KEY)} ms more")
+    assert second is False or queued_tasks(queue_redis) == [DRAIN_TASK], (
+        f"evt_2 was answered {second} with the queue {queued_tasks(queue_redis)} "
+        f"and the flag set for {queue_redis.pttl(DRAIN_QUEUED_KEY)} ms more")
 
 
 def test_without_redis_every_event_publishes_its_own_drain(monkeypatch):
@@ -206,7 +183,7 @@ def test_without_redis_every_event_publishes_its_own_drain(monkeypatch):
 
 
 @on_postgres
-def test_the_sweeps_fan_out_skips_an_event_a_drain_holds_and_sends_nothing(database):
+def test_a_second_drain_skips_an_event_a_drain_holds_and_sends_nothing(database):
     account = accounts.create_account("acme").account
     make_callback(account)
     event_id = report(account, 1)
@@ -218,14 +195,14 @@ def test_the_sweeps_fan_out_skips_an_event_a_drain_holds_and_sends_nothing(datab
 
     try:
         started = time.monotonic()
-        attempted = Sender(SETTINGS, transport).fan_out(event_id)
+        batch = Sender(SETTINGS, transport).fan_out_waiting(10)
         waited = time.monotonic() - started
     finally:
         draining.rollback()
         draining.close()
 
-    assert attempted == [] and transport.posts == 0
-    assert waited < 2, "the sweep's fan-out waited for the drain's lock"
+    assert (batch.events, batch.attempted, transport.posts) == (0, [], 0)
+    assert waited < 2, "the second drain waited for the first one's lock"
     with db.connection():
         assert Delivery.select().count() == 0
         assert Event.get_by_id(event_id).fanned_out_at is None

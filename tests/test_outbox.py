@@ -10,22 +10,15 @@ import threading
 
 import pytest
 
-from app import accounts, callbacks, db, events, outbox
+from app import accounts, db, events
 from app.config import Settings
 from app.models import Delivery, DeliveryState, Event
+from tests.conftest import make_callback
 from tests.test_sender import ScriptedTransport, answer
 from workers.sender import Sender
 
 SETTINGS = Settings(allow_private_targets=True)
 TRIGGERS = frozenset({"complete", "error"})
-
-
-def make_callback(account, model_name: str = ".*") -> None:
-    callbacks.create(account, {"url": "http://127.0.0.1:9/h",
-                               "filter": {"model_name": model_name,
-                                          "project_name": ".*"},
-                               "attempt": {"count": 3, "interval": 7,
-                                           "http_timeout": 1}}, SETTINGS)
 
 
 @pytest.fixture
@@ -112,16 +105,6 @@ def test_two_workers_draining_at_once_fan_each_event_out_once(account):
     with db.connection():
         per_event = [d.event_id for d in Delivery.select()]
     assert sorted(per_event) == sorted(stored)
-
-
-def test_take_waiting_can_be_narrowed_to_named_events(account):
-    report(account, 1)
-    second = report(account, 2)
-
-    with db.connection():
-        taken = db.atomic(lambda: outbox.take_waiting(10, [second]))
-
-    assert [event.id for event in taken] == [second]
 
 
 def test_a_batch_stops_at_one_wave_of_deliveries_and_never_splits_an_event(database):

@@ -76,44 +76,29 @@ class Sender:
     def close(self) -> None:
         self.transport.close()
 
-    def fan_out(self, event_id: str) -> list[Attempted]:
-        """Make one event's deliveries and their first attempts.
-
-        For an event fanned out already, its deliveries still waiting for a
-        first attempt are sent (the sweep reclaimed them from a dead worker).
-        """
-        batch = self._fan_out_batch(1, [event_id])
-        if batch.events:
-            return batch.attempted
-        with db.connection():
-            due = deliveries.due_for_event(event_id)
-        return self.attempt(due)
-
     def fan_out_waiting(self, limit: int) -> FanOutBatch:
         """Fan out up to ``limit`` waiting events, oldest first, up to one wave
         of deliveries (see ``_match_one_wave``)."""
         return self._fan_out_batch(limit)
 
-    def _fan_out_batch(self, limit: int, event_ids: list[str] | None = None
-                       ) -> FanOutBatch:
+    def _fan_out_batch(self, limit: int) -> FanOutBatch:
         with db.connection():
             if db.is_postgres():
                 # The read locks only the events taken (others skip them), so
                 # matching inside the transaction holds up nobody's reports.
                 events, made, more = db.atomic(
-                    lambda: self._create(*self._take_one_wave(limit, event_ids)))
+                    lambda: self._create(*self._take_one_wave(limit)))
             else:
                 # SQLite's write lock stops every writer: match before taking it.
-                wave, more = self._take_one_wave(limit, event_ids)
+                wave, more = self._take_one_wave(limit)
                 events, made, more = db.atomic(lambda: self._create(wave, more))
         if events:
             log.info("fanned out %d events into %d deliveries: %s", len(events),
                      len(made), ", ".join(event.id for event in events[:20]))
         return FanOutBatch(len(events), self._send(made), more)
 
-    def _take_one_wave(self, limit: int, event_ids: list[str] | None
-                       ) -> tuple[list[Match], bool]:
-        taken = outbox.take_waiting(limit, event_ids)
+    def _take_one_wave(self, limit: int) -> tuple[list[Match], bool]:
+        taken = outbox.take_waiting(limit)
         wave = self._match_one_wave(taken)
         more = len(taken) == limit or len(wave) < len(taken)
         return wave, more

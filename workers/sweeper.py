@@ -23,29 +23,34 @@ BATCH = 1000
 
 
 def sweep(settings: Settings, *, deliver: Callable[[str], None],
-          fan_out: Callable[[str], None]) -> tuple[int, int]:
-    """Publish stale events and overdue deliveries; answer how many of each."""
+          drain: Callable[[], None]) -> tuple[int, int]:
+    """Publish again what the broker lost; answer how many events and deliveries.
+
+    Events left waiting past the grace period get one drain, which takes the
+    oldest first. Deliveries whose worker died mid-attempt are handed out at
+    once; overdue ones, whose message was lost, too.
+    """
     grace = timedelta(seconds=settings.sweep_grace)
 
     stale_events = _stale_events(grace)
-    for event_id in stale_events:
-        fan_out(event_id)
+    if stale_events:
+        drain()
 
-    deliveries.reclaim_abandoned()
+    abandoned = deliveries.reclaim_abandoned()
     overdue = deliveries.take_overdue(grace, limit=BATCH)
-    for delivery_id in overdue:
+    for delivery_id in [*abandoned, *overdue]:
         deliver(delivery_id)
 
-    if stale_events or overdue:
-        log.warning("sweep published %d events and %d deliveries again",
-                    len(stale_events), len(overdue))
-    return len(stale_events), len(overdue)
+    if stale_events or abandoned or overdue:
+        log.warning("sweep: %d events waiting past the grace period (a drain is "
+                    "published), %d deliveries reclaimed and %d overdue published "
+                    "again", stale_events, len(abandoned), len(overdue))
+    return stale_events, len(abandoned) + len(overdue)
 
 
-def _stale_events(grace: timedelta) -> list[str]:
+def _stale_events(grace: timedelta) -> int:
     cutoff = utcnow() - grace
-    query = (Event.select(Event.id)
-             .where(Event.triggered & Event.fanned_out_at.is_null()
-                    & (Event.created_at < cutoff))
-             .order_by(Event.created_at).limit(BATCH))
-    return [row.id for row in query]
+    return (Event.select(Event.id)
+            .where(Event.triggered & Event.fanned_out_at.is_null()
+                   & (Event.created_at < cutoff))
+            .limit(BATCH).count())

@@ -1,5 +1,5 @@
-"""The Celery tasks: the drain of the outbox, the fan-out of one event, one
-delivery's next attempt, and the sweep."""
+"""The Celery tasks: the drain of the outbox, one delivery's next attempt, and
+the sweep."""
 
 from __future__ import annotations
 
@@ -66,12 +66,6 @@ def drain(self: Task) -> None:
     publisher.publish_drain()
 
 
-@celery_app.task(name=broker.FAN_OUT_TASK)
-def fan_out(event_id: str) -> None:
-    """Make one event's deliveries and their first attempts (the sweep's task)."""
-    _schedule_retries(sender().fan_out(event_id))
-
-
 def _schedule_retries(attempted: list[Attempted]) -> None:
     for item in attempted:
         if item.retry_in is not None:
@@ -106,15 +100,15 @@ def _wait_if_early(task: Task, delivery_id: str) -> None:
 def sweep() -> None:
     """Publish again what fell out of the broker (see ``workers.sweeper``)."""
     with db.connection():
-        sweeper.sweep(settings, deliver=_publish_delivery, fan_out=_publish_fan_out)
+        sweeper.sweep(settings, deliver=_publish_delivery, drain=_publish_drain)
 
 
 def _publish_delivery(delivery_id: str) -> None:
     deliver.apply_async(args=[delivery_id])
 
 
-def _publish_fan_out(event_id: str) -> None:
-    fan_out.apply_async(args=[event_id])
+def _publish_drain() -> None:
+    publisher.publish_drain()
 
 
 @signals.worker_ready.connect

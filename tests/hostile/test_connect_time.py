@@ -88,7 +88,7 @@ def _deliver_once(
     transport = transport_class(allow_private=allow_private, resolve=resolver)
     sender = Sender(settings, transport)
     try:
-        sender.fan_out(change.event_id)
+        sender.fan_out_waiting(1)
     finally:
         sender.close()
 
