@@ -1,4 +1,4 @@
-"""The database layer: transactions that wait for SQLite's lock."""
+"""The database layer: transactions that wait for SQLite's lock, and nest."""
 
 from __future__ import annotations
 
@@ -43,3 +43,21 @@ def test_a_sqlite_transaction_that_reads_then_writes_waits_for_a_concurrent_writ
 
     assert errors == []
     assert sorted(a.name for a in Account.select()) == ["reader", "writer"]
+
+
+def test_an_inner_transaction_joins_the_outer_one_and_falls_with_it(database):
+    def inner() -> None:
+        Account.create(name="inner")
+
+    def outer() -> None:
+        db.atomic(inner)
+        raise RuntimeError("the outer work failed")
+
+    with db.connection():
+        try:
+            db.atomic(outer)
+        except RuntimeError:
+            pass
+        names = [a.name for a in Account.select()]
+
+    assert names == []
