@@ -126,7 +126,8 @@ class Event(BaseModel):
     triggered = peewee.BooleanField()
     body = peewee.TextField()
     created_at = peewee.DateTimeField(default=utcnow)
-    fanned_out_at = peewee.DateTimeField(null=True, index=True)
+    # Indexed for the drain by migration 2 (only the events still waiting).
+    fanned_out_at = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "events"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app import migrations
+from app import db, migrations, outbox
 from app.db import database as db_proxy
 from app.models import ALL_MODELS
 
@@ -19,3 +19,19 @@ def test_migrate_creates_every_table_and_records_itself(database):
 def test_migrate_again_applies_nothing(database):
     assert migrations.migrate() == []
     assert migrations.migrate() == []
+
+
+def test_the_drain_finds_waiting_events_through_their_own_index(database):
+    with db.connection():
+        if db.is_postgres():
+            db.database.execute_sql("SET enable_seqscan = off")
+            plan = db.database.execute_sql(
+                "EXPLAIN " + outbox.SELECT_WAITING + outbox.POSTGRES_LOCKING,
+                (50,)).fetchall()
+            db.database.execute_sql("RESET enable_seqscan")
+        else:
+            plan = db.database.execute_sql(
+                "EXPLAIN QUERY PLAN " + outbox.SELECT_WAITING.replace("%s", "?"),
+                (50,)).fetchall()
+
+    assert "events_waiting" in " ".join(str(row) for row in plan)
