@@ -37,13 +37,16 @@ class Receiver:
     behave: Behaviour
     host: str = "127.0.0.1"
     connections: int = 0
+    # 0: any free port; a given one lets two receivers share a port on two
+    # loopback addresses.
+    bind_port: int = 0
     requests: list[Request] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
-        self.listener.bind((self.host, 0))
+        self.listener.bind((self.host, self.bind_port))
         self.listener.listen(16)
         self.listener.settimeout(0.05)
         self.port: int = self.listener.getsockname()[1]
@@ -183,3 +186,51 @@ def silent(conn: socket.socket, receiver: Receiver) -> None:
                 return
         except TimeoutError:
             continue
+
+
+def scripted(answers: list[bytes], then: bytes = b"", after: float = 0.0,
+             limit: int = 10) -> Behaviour:
+    """On each connection, answer its n-th request with ``answers[n]`` (the last
+    one again when they run out); after the first answer, wait ``after`` s and
+    send ``then`` unasked, as a receiver answering twice would."""
+
+    def behave(conn: socket.socket, receiver: Receiver) -> None:
+        for number in range(limit):
+            request = read_request(conn)
+            if request is None or receiver.stopping.is_set():
+                return
+            receiver.record(request)
+            conn.sendall(answers[min(number, len(answers) - 1)])
+            if number == 0 and then:
+                if after and receiver.stopping.wait(after):
+                    return
+                conn.sendall(then)
+
+    return behave
+
+
+def flooding_when_idle(answer: bytes, cap: int = 4 << 20) -> Behaviour:
+    """Answer once (keep-alive), then push unasked bytes, ``cap`` at most, until
+    the client closes or stops reading; then wait for its close or the stop."""
+
+    def behave(conn: socket.socket, receiver: Receiver) -> None:
+        request = read_request(conn)
+        if request is None:
+            return
+        receiver.record(request)
+        conn.sendall(answer)
+        conn.settimeout(0.5)
+        block, sent = b"j" * 65536, 0
+        while sent < cap and not receiver.stopping.is_set():
+            try:
+                sent += conn.send(block)
+            except TimeoutError:
+                break  # the client stopped reading: its buffers are full
+        while not receiver.stopping.wait(0.1):
+            try:
+                if not conn.recv(65536):
+                    return
+            except TimeoutError:
+                continue
+
+    return behave
