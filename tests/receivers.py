@@ -190,16 +190,18 @@ def silent(conn: socket.socket, receiver: Receiver) -> None:
 
 def scripted(answers: list[bytes], then: bytes = b"", after: float = 0.0,
              limit: int = 10) -> Behaviour:
-    """On each connection, answer its n-th request with ``answers[n]`` (the last
-    one again when they run out); after the first answer, wait ``after`` s and
-    send ``then`` unasked, as a receiver answering twice would."""
+    """Answer the receiver's n-th request, on whichever connection, with
+    ``answers[n]`` (the last one again when they run out); after the very first
+    answer, wait ``after`` s and send ``then`` unasked on that connection, as a
+    receiver answering twice would."""
 
     def behave(conn: socket.socket, receiver: Receiver) -> None:
-        for number in range(limit):
+        for _ in range(limit):
             request = read_request(conn)
             if request is None or receiver.stopping.is_set():
                 return
             receiver.record(request)
+            number = len(receiver.requests) - 1
             conn.sendall(answers[min(number, len(answers) - 1)])
             if number == 0 and then:
                 if after and receiver.stopping.wait(after):

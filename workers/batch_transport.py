@@ -25,6 +25,7 @@ their next batch.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import http.client
 import logging
@@ -54,6 +55,11 @@ from workers.transport import (
 )
 
 log = logging.getLogger("modelhooks.transport")
+
+# Threads that look names up, per process. A lookup may hang until the
+# system's resolver gives up, long after its attempt's deadline: with a few
+# names held up so, the others still find a thread.
+LOOKUP_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,7 @@ class BatchTransport:
         if not requests:
             return []
         with self._batch():
-            loop_thread, pool = self._start()
-            return loop_thread.run(self._post_all(pool, requests))
+            return self._schedule(requests).result()
 
     def post(
         self, url: str, body: bytes, headers: dict[str, str], *, timeout: float
@@ -141,13 +146,19 @@ class BatchTransport:
         loop_thread, pool = running
         loop_thread.stop(last=pool.close)
 
-    def _start(self) -> tuple[LoopThread, ConnectionPool]:
+    def _schedule(self, requests: Sequence[PostRequest]
+                  ) -> concurrent.futures.Future[list[AttemptResult]]:
+        # Under the lock that ``close`` takes: a batch is either on the loop
+        # before ``close`` winds it down (and ends with CancelledError), or it
+        # starts a loop of its own after.
         with self._lock:
             if self._running is None:
-                loop_thread = LoopThread("modelhooks-batch-transport")
+                loop_thread = LoopThread("modelhooks-batch-transport",
+                                         executor_threads=LOOKUP_THREADS)
                 pool = ConnectionPool(self._ssl_context, **self._pool_sizes)
                 self._running = (loop_thread, pool)
-            return self._running
+            loop_thread, pool = self._running
+            return loop_thread.submit(self._post_all(pool, requests))
 
     @contextmanager
     def _batch(self) -> Iterator[None]:
@@ -222,8 +233,14 @@ class BatchTransport:
         request: PostRequest,
         started: float,
     ) -> AttemptResult:
+        # The name's lookup counts against the attempt's deadline too: a
+        # receiver may run the DNS server that answers for it.
+        lookup = lookups.destination(request.url, self.allow_private)
         try:
-            destination = await lookups.destination(request.url, self.allow_private)
+            remaining = started + request.timeout - time.monotonic()
+            destination = await asyncio.wait_for(lookup, remaining)
+        except asyncio.TimeoutError:
+            return failure(f"Timeout: no response within {float(request.timeout)} s")
         except (DestinationNotAllowed, OSError) as error:
             return unreachable(request.url, error)
 

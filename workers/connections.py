@@ -3,8 +3,11 @@
 A connection is opened to the checked address of a ``Destination``, never to a
 name, and for https names the URL's host in TLS (SNI and certificate check).
 Idle connections are kept per (scheme, host, port, address), so that one is
-reused only for the same host at the same checked address. Everything here
-runs on the loop's thread: no locks.
+reused only for the same host at the same checked address. A receiver may say
+nothing on an idle connection: a byte left over from the last answer, or sent
+while it waits, would be read as the start of the next answer (and the answers
+of two deliveries swapped), so an idle connection that has anything to read is
+dropped at once. Everything here runs on the loop's thread: no locks.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.targets import Destination
@@ -20,20 +24,49 @@ from workers.exchange import STREAM_LIMIT
 PoolKey = tuple[str, str, int, str]
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Connection:
     """One open stream to a receiver."""
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    # While idle: waits for a byte that no request asked for.
+    _watch: asyncio.Task[bytes] | None = None
 
-    def idle_and_open(self) -> bool:
-        """False once the receiver has closed it (the loop has seen its end)."""
-        return not (self.writer.is_closing() or self.reader.at_eof())
+    def rest(self, forget: Callable[[Connection], None]) -> None:
+        """Idle from now on: the first byte the receiver sends drops it, and
+        ``forget`` lets its pool let go of it (and of what it had read)."""
+        self._watch = asyncio.ensure_future(self.reader.read(1))
+        self._watch.add_done_callback(lambda watch: self._dropped(watch, forget))
+
+    async def wake(self) -> bool:
+        """Take it out of idleness; False if it is no longer fit to use."""
+        watch, self._watch = self._watch, None
+        if watch is None or watch.done():
+            return False
+        watch.cancel()
+        await asyncio.wait([watch])  # the reader is free only once it has ended
+        # Bytes that arrived while the watch was ending are in the buffer.
+        return not (watch.done() and not watch.cancelled()
+                    or self.writer.is_closing() or self.reader.at_eof()
+                    or _buffered(self.reader))
+
+    def _dropped(self, watch: asyncio.Task[bytes],
+                 forget: Callable[[Connection], None]) -> None:
+        if not watch.cancelled():
+            self.drop()
+            forget(self)
 
     def drop(self) -> None:
         """Close at once: nothing more is read, nothing waits to be sent."""
+        if self._watch is not None and not self._watch.done():
+            self._watch.cancel()
         self.writer.transport.abort()
+
+
+def _buffered(reader: asyncio.StreamReader) -> int:
+    # asyncio has no public way to ask how much a StreamReader holds unread.
+    return len(reader._buffer)
 
 
 async def open_connection(
@@ -74,7 +107,7 @@ class ConnectionPool:
         idle = self._idle.get(_key(destination), [])
         while idle:
             connection = idle.pop()
-            if connection.idle_and_open():
+            if await connection.wake():
                 return connection
             connection.drop()
         return await open_connection(destination, self._ssl_context)
@@ -88,6 +121,7 @@ class ConnectionPool:
             connection.drop()
             return
 
+        connection.rest(lambda dropped: _remove(idle, dropped))
         idle.append(connection)
         while len(self._idle) > self._max_pools:
             for evicted in self._idle.popitem(last=False)[1]:
@@ -99,6 +133,11 @@ class ConnectionPool:
             for connection in idle:
                 connection.drop()
         self._idle.clear()
+
+
+def _remove(idle: list[Connection], connection: Connection) -> None:
+    if connection in idle:
+        idle.remove(connection)
 
 
 def _key(destination: Destination) -> PoolKey:

@@ -167,10 +167,17 @@ def _chunk_size(line: bytes, data: bytearray) -> int:
     return size
 
 
+# More digits than any body could have; int() refuses over 4,300 of them.
+MAX_LENGTH_DIGITS = 18
+
+
 def _content_length(head: Head) -> int | None:
+    """The announced length; None (read to the close) if it is not a number."""
     text = head.headers.get("content-length", "")
     if not _DIGITS.fullmatch(text):
         return None
+    if len(text.lstrip("0")) > MAX_LENGTH_DIGITS:
+        return 10 ** MAX_LENGTH_DIGITS  # more than the excerpt ever reads
     return int(text)
 
 
