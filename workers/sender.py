@@ -79,23 +79,25 @@ class Sender:
     def fan_out_waiting(self, limit: int) -> FanOutBatch:
         """Fan out up to ``limit`` waiting events, oldest first, up to one wave
         of deliveries (see ``_match_one_wave``)."""
-        return self._fan_out_batch(limit)
-
-    def _fan_out_batch(self, limit: int) -> FanOutBatch:
         with db.connection():
             if db.is_postgres():
                 # The read locks only the events taken (others skip them), so
                 # matching inside the transaction holds up nobody's reports.
-                events, made, more = db.atomic(
-                    lambda: self._create(*self._take_one_wave(limit)))
+                events, made, more = db.atomic(lambda: self._take_and_create(limit))
             else:
                 # SQLite's write lock stops every writer: match before taking it.
                 wave, more = self._take_one_wave(limit)
-                events, made, more = db.atomic(lambda: self._create(wave, more))
+                events, made = db.atomic(lambda: self._create(wave))
         if events:
             log.info("fanned out %d events into %d deliveries: %s", len(events),
                      len(made), ", ".join(event.id for event in events[:20]))
         return FanOutBatch(len(events), self._send(made), more)
+
+    def _take_and_create(self, limit: int
+                         ) -> tuple[list[Event], list[Delivery], bool]:
+        wave, more = self._take_one_wave(limit)
+        events, made = self._create(wave)
+        return events, made, more
 
     def _take_one_wave(self, limit: int) -> tuple[list[Match], bool]:
         taken = outbox.take_waiting(limit)
@@ -103,8 +105,7 @@ class Sender:
         more = len(taken) == limit or len(wave) < len(taken)
         return wave, more
 
-    def _create(self, wave: list[Match], more: bool
-                ) -> tuple[list[Event], list[Delivery], bool]:
+    def _create(self, wave: list[Match]) -> tuple[list[Event], list[Delivery]]:
         # In one transaction: the events leave the outbox exactly when their
         # deliveries exist, born claimed so that no second load is needed.
         # Only events still waiting, and callbacks still enabled, count: on
@@ -117,7 +118,7 @@ class Sender:
 
         made = deliveries.create_claimed(wave, self._lease_margin,
                                          self._rounds(deliveries_count))
-        return [event for event, _ in wave], made, more
+        return [event for event, _ in wave], made
 
     @staticmethod
     def _still_enabled(wave: list[Match]) -> list[Match]:
