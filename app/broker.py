@@ -80,19 +80,14 @@ class Broker:
         except (redis.RedisError, KombuOperationalError, OSError) as error:
             log.warning("event %s: could not publish its fan-out; the sweep will: %s",
                         event_id, error)
-            self._forget_queued_drain()
+            # The flag may stand for a drain that never reached the queue.
+            self._clear_queued_flag()
             return False
         return True
 
     def drain_started(self) -> None:
         """Clear the flag: events stored from now on ask for another drain."""
-        if self._flags is None:
-            return
-        try:
-            self._flags.delete(DRAIN_QUEUED_KEY)
-        except redis.RedisError as error:
-            # The flag then expires on its own; events wait at most that long.
-            log.warning("could not clear the queued-drain flag: %s", error)
+        self._clear_queued_flag()
 
     def publish_drain(self) -> bool:
         """Queue a drain whatever the flag says (more events wait than one took)."""
@@ -102,19 +97,18 @@ class Broker:
             self.celery.send_task(DRAIN_TASK, retry=False)
         except (redis.RedisError, KombuOperationalError, OSError) as error:
             log.warning("could not publish a drain; the sweep will: %s", error)
-            self._forget_queued_drain()
+            self._clear_queued_flag()
             return False
         return True
 
-    def _forget_queued_drain(self) -> None:
-        # The flag may be set for a drain that never reached the queue: the
-        # next event must publish one rather than count on it.
+    def _clear_queued_flag(self) -> None:
         if self._flags is None:
             return
         try:
             self._flags.delete(DRAIN_QUEUED_KEY)
-        except redis.RedisError:
-            pass  # Redis is down: the flag expires on its own
+        except redis.RedisError as error:
+            # The flag then expires on its own; events wait at most that long.
+            log.warning("could not clear the queued-drain flag: %s", error)
 
     def ping(self) -> None:
         """Raise ``DependencyUnavailable`` unless the broker accepts a connection."""

@@ -38,7 +38,7 @@ def insert(model: type[peewee.Model], columns: tuple[str, ...],
         chunk = rows[start:start + CHUNK]
         sql = _statement(model, columns, len(chunk), skip_existing, returning)
         params = [value for row in chunk for value in row]
-        cursor = db.database.execute_sql(sql, params)
+        cursor = db.execute(sql, params)
         if returning:
             answered += cursor.fetchall()
     return answered
@@ -60,8 +60,8 @@ def _statement(model: type[peewee.Model], columns: tuple[str, ...], count: int,
 
 
 def placeholders(count: int) -> str:
-    """``count`` parameter placeholders of the database, comma-separated."""
-    return ", ".join([db.database.param] * count)
+    """``count`` placeholders for ``db.execute``, comma-separated."""
+    return ", ".join(["%s"] * count)
 
 
 def _quoted(name: str) -> str:

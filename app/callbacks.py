@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import db, patterns, targets
+from app import bulk, db, patterns, targets
 from app.config import Settings
 from app.errors import NotFound
 from app.models import Account, Callback, utcnow
@@ -82,8 +82,8 @@ def enabled_among(callback_ids: set[int]) -> set[int]:
     """Those of ``callback_ids`` that still exist and are enabled."""
     ids = sorted(callback_ids)
     enabled: set[int] = set()
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
+    for start in range(0, len(ids), bulk.CHUNK):
+        chunk = ids[start:start + bulk.CHUNK]
         enabled |= {row.id for row in Callback.select(Callback.id).where(
             Callback.id.in_(chunk) & Callback.enabled)}
     return enabled

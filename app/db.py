@@ -9,7 +9,7 @@ task, so a web thread or a worker never holds one while it waits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TypeVar
@@ -112,7 +112,7 @@ def is_postgres() -> bool:
     return isinstance(database.obj, peewee.PostgresqlDatabase)
 
 
-def execute(sql: str, params: tuple = ()):
+def execute(sql: str, params: Sequence[object] = ()):
     """Run SQL written by hand, with ``%s`` placeholders, on either database.
 
     The hot statements of the API are written once as text: Peewee would build

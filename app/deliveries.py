@@ -178,7 +178,7 @@ def _move_on(ids: list[str], state: str, next_at: datetime | None,
         changes["finished_at"] = utcnow()
     if next_at is not None:
         changes["next_attempt_at"] = next_at
-    assignments = ", ".join(f"{column} = {db.database.param}" for column in changes)
+    assignments = ", ".join(f"{column} = %s" for column in changes)
 
     # The lease is the claim's token: a delivery reclaimed by the sweep and
     # claimed again carries another one. Written as SQL text: Peewee takes
@@ -189,10 +189,9 @@ def _move_on(ids: list[str], state: str, next_at: datetime | None,
         sql = (f"UPDATE deliveries SET {assignments}, "
                f"attempts_made = attempts_made + 1 "
                f"WHERE id IN ({bulk.placeholders(len(chunk))}) "
-               f"AND state = {db.database.param} AND lease_until = {db.database.param} "
-               f"RETURNING id")
+               "AND state = %s AND lease_until = %s RETURNING id")
         params = [*changes.values(), *chunk, DeliveryState.SENDING, lease]
-        moved += [row[0] for row in db.database.execute_sql(sql, params).fetchall()]
+        moved += [row[0] for row in db.execute(sql, params).fetchall()]
     return moved
 
 

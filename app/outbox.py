@@ -29,9 +29,10 @@ POSTGRES_LOCKING = " FOR UPDATE OF events SKIP LOCKED"
 def take_waiting(limit: int) -> list[Event]:
     """Up to ``limit`` waiting events, oldest first, with their model's names.
 
-    Call it inside a transaction: the events stay locked until it ends, and a
-    worker taking a batch at the same moment skips them (PostgreSQL) or waits
-    for the write lock (SQLite), so no event is fanned out twice.
+    On PostgreSQL, call it inside the batch's transaction: the events stay
+    locked until it ends and a worker taking a batch at the same moment skips
+    them. On SQLite it locks nothing; ``mark_fanned_out`` then answers which
+    events are still this batch's to fan out.
     """
     sql = SELECT_WAITING + POSTGRES_LOCKING if db.is_postgres() else SELECT_WAITING
     rows = db.execute(sql, (limit,)).fetchall()
