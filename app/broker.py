@@ -6,11 +6,14 @@ by task name through a light client app; the tasks themselves live in
 
 A stored event does not get a message of its own. It asks for a *drain*, a
 task that fans out every event waiting in the outbox, and only when no drain
-is queued yet: a flag in Redis, set when a drain is published and cleared when
-one starts, says so. Every event is stored before its flag is tested and every
-drain clears the flag before it looks, so each event is seen by a drain that
-starts after it was stored. Under load one task then serves a whole batch of
-events, and Celery's own cost per task is paid once per batch.
+holds the flag in Redis that says one is queued or watching. A drain holds
+that flag from its publishing until it stops watching (``workers.drain``),
+and every event stored while the flag is up also leaves a wake-up in Redis
+for the drain that holds it. Every event is stored before it tests the flag,
+and a drain that puts the flag down looks once more before it ends, so each
+event is seen by a drain that looks after it was stored. Under load one task
+serves a whole batch of events, and a steady trickle of them is taken as it
+comes by a drain already running, without a message of its own.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ DELIVER_TASK = "modelhooks.deliver"
 SWEEP_TASK = "modelhooks.sweep"
 
 DRAIN_QUEUED_KEY = "modelhooks:drain-queued"
+DRAIN_WAKE_KEY = "modelhooks:drain-wake"
 
-# How long a queued drain holds the flag at most. A drain message that is
-# stuck (its worker died holding it) stops suppressing new ones after this;
+# How long the flag stands unless its drain renews it. A drain message that
+# is stuck (its worker died holding it) stops suppressing new ones after this;
 # until then the sweep is the safety net for the events it would have taken.
 DRAIN_QUEUED_TTL_MS = 5_000
 
@@ -73,9 +77,8 @@ class Broker:
         Answers False if the broker is down; the sweep then publishes it.
         """
         try:
-            if self._flags is not None and not self._flags.set(
-                    DRAIN_QUEUED_KEY, 1, nx=True, px=DRAIN_QUEUED_TTL_MS):
-                return True  # a drain is queued and will take this event
+            if self._flags is not None and not self._raise_flag_or_wake():
+                return True  # the drain holding the flag will take this event
             self.celery.send_task(DRAIN_TASK, retry=False)
         except (redis.RedisError, KombuOperationalError, OSError) as error:
             log.warning("event %s: could not publish its fan-out; the sweep will: %s",
@@ -85,9 +88,50 @@ class Broker:
             return False
         return True
 
-    def drain_started(self) -> None:
-        """Clear the flag: events stored from now on ask for another drain."""
+    def _raise_flag_or_wake(self) -> bool:
+        """Raise the flag (True: publish a drain), and wake a drain watching.
+
+        One round trip: the wake-up is left either way, and a new drain finds
+        it already answered by its first look. The list keeps one wake-up at
+        most, however many events leave one before a drain takes it.
+        """
+        pipe = self._flags.pipeline(transaction=False)
+        pipe.set(DRAIN_QUEUED_KEY, 1, nx=True, px=DRAIN_QUEUED_TTL_MS)
+        pipe.lpush(DRAIN_WAKE_KEY, 1)
+        pipe.ltrim(DRAIN_WAKE_KEY, 0, 0)
+        raised, _, _ = pipe.execute()
+        return bool(raised)
+
+    @property
+    def can_watch(self) -> bool:
+        """Whether a drain can hold the flag and be woken (Redis is the broker)."""
+        return self._flags is not None
+
+    def hold_flag(self) -> bool:
+        """Take the flag up again; False if another drain holds it meanwhile."""
+        if self._flags is None:
+            return False
+        return bool(self._flags.set(DRAIN_QUEUED_KEY, 1, nx=True,
+                                    px=DRAIN_QUEUED_TTL_MS))
+
+    def renew_flag(self) -> None:
+        """Keep the flag up for another ``DRAIN_QUEUED_TTL_MS``."""
+        if self._flags is not None:
+            self._flags.set(DRAIN_QUEUED_KEY, 1, px=DRAIN_QUEUED_TTL_MS)
+
+    def release_flag(self) -> None:
+        """Put the flag down: events stored from now on ask for another drain."""
         self._clear_queued_flag()
+
+    def wait_for_wake(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event's wake-up; True if one came.
+
+        The list holds one wake-up at most, so taking it answers every event
+        that left one so far; one left after that wakes the next wait at once.
+        """
+        if self._flags is None:
+            return False
+        return self._flags.blpop([DRAIN_WAKE_KEY], timeout=timeout) is not None
 
     def publish_drain(self) -> bool:
         """Queue a drain whatever the flag says (more events wait than one took)."""

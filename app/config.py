@@ -44,6 +44,9 @@ class Settings:
     visibility_timeout: float | None = None
     # Concurrent first attempts made inside one fan-out task.
     fan_out_concurrency: int = 50
+    # How long a drain with nothing to do keeps watching for new events
+    # (seconds; 0: it ends as soon as none is waiting).
+    drain_linger: float = 10.0
     log_level: str = "INFO"
 
     @property
@@ -72,6 +75,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         visibility_timeout=_optional_number(env, "MODELHOOKS_VISIBILITY_TIMEOUT",
                                             1, 7 * 86400),
         fan_out_concurrency=_integer(env, "MODELHOOKS_FAN_OUT_CONCURRENCY", 50, 1, 500),
+        drain_linger=_number(env, "MODELHOOKS_DRAIN_LINGER", 10.0, 0, 50),
         log_level=_choice(env, "MODELHOOKS_LOG_LEVEL", "INFO",
                           ("DEBUG", "INFO", "WARNING", "ERROR")),
     )

@@ -21,7 +21,7 @@ def summarise(path: str, top: int) -> None:
     busy = idle = 0
     with open(path, encoding="utf-8", errors="replace") as lines:
         for line in lines:
-            stack, _, count_text = line.rstrip("\\n").rpartition(" ")
+            stack, _, count_text = line.rstrip("\n").rpartition(" ")
             if not stack:
                 continue
             count = int(count_text)
@@ -36,10 +36,10 @@ def summarise(path: str, top: int) -> None:
                 total[frame] += count
 
     print(f"{path}: {busy} busy samples, {idle} idle")
-    print(f"\\n{'own %':>6}  function")
+    print(f"\n{'own %':>6}  function")
     for frame, count in own.most_common(top):
         print(f"{count / busy:6.1%}  {frame}")
-    print(f"\\n{'incl %':>6}  function")
+    print(f"\n{'incl %':>6}  function")
     for frame, count in total.most_common(top):
         print(f"{count / busy:6.1%}  {frame}")
 

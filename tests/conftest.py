@@ -140,15 +140,16 @@ def make_callback(account, model_name: str = ".*"):
 
 @pytest.fixture
 def queue_redis():
-    """The Redis of ``UNCONSUMED_REDIS_URL``, its queue and drain flag cleared."""
+    """The Redis of ``UNCONSUMED_REDIS_URL``, its queue, drain flag and
+    wake-ups cleared."""
     import redis
 
-    from app.broker import DRAIN_QUEUED_KEY
+    from app.broker import DRAIN_QUEUED_KEY, DRAIN_WAKE_KEY
 
     client = redis.Redis.from_url(UNCONSUMED_REDIS_URL)
-    client.delete("modelhooks", DRAIN_QUEUED_KEY)
+    client.delete("modelhooks", DRAIN_QUEUED_KEY, DRAIN_WAKE_KEY)
     yield client
-    client.delete("modelhooks", DRAIN_QUEUED_KEY)
+    client.delete("modelhooks", DRAIN_QUEUED_KEY, DRAIN_WAKE_KEY)
     client.close()
 
 

@@ -19,11 +19,11 @@ def test_events_stored_while_a_drain_is_queued_publish_nothing_more(queue_redis)
     assert queued_tasks(queue_redis) == [DRAIN_TASK]
 
 
-def test_an_event_stored_after_a_drain_started_publishes_another(queue_redis):
+def test_an_event_stored_after_the_flag_went_down_publishes_another(queue_redis):
     broker = Broker(REDIS_URL)
     broker.publish_fan_out("evt_1")
 
-    broker.drain_started()
+    broker.release_flag()
     broker.publish_fan_out("evt_2")
     broker.publish_fan_out("evt_3")
 

@@ -15,6 +15,7 @@ def test_an_empty_environment_gives_the_embedded_defaults():
     assert settings.database_url == "sqlite:///modelhooks.db"
     assert settings.allow_private_targets is False
     assert settings.trigger_statuses == frozenset({"complete", "error"})
+    assert settings.drain_linger == 10.0
 
 
 def test_values_are_read_from_the_heroku_style_variables():
@@ -24,6 +25,7 @@ def test_values_are_read_from_the_heroku_style_variables():
         "PORT": "8080",
         "MODELHOOKS_ALLOW_PRIVATE_TARGETS": "TRUE",
         "MODELHOOKS_TRIGGER_STATUSES": "complete, error,failed",
+        "MODELHOOKS_DRAIN_LINGER": "0",
     })
 
     assert settings.database_url == "postgresql://u@db:5432/hooks"
@@ -31,6 +33,7 @@ def test_values_are_read_from_the_heroku_style_variables():
     assert settings.port == 8080
     assert settings.allow_private_targets is True
     assert settings.trigger_statuses == frozenset({"complete", "error", "failed"})
+    assert settings.drain_linger == 0.0
 
 
 @pytest.mark.parametrize(
@@ -51,6 +54,8 @@ def test_values_are_read_from_the_heroku_style_variables():
          "MODELHOOKS_VISIBILITY_TIMEOUT: must be between 1 and 604800; got '0.5'"),
         ("MODELHOOKS_TRIGGER_STATUSES", ",",
          "MODELHOOKS_TRIGGER_STATUSES: must list at least one status; got ','"),
+        ("MODELHOOKS_DRAIN_LINGER", "61",
+         "MODELHOOKS_DRAIN_LINGER: must be between 0 and 50; got '61'"),
         ("MODELHOOKS_LOG_LEVEL", "LOUD",
          "MODELHOOKS_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR; "
          "got 'LOUD'"),

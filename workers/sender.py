@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -76,9 +77,15 @@ class Sender:
     def close(self) -> None:
         self.transport.close()
 
-    def fan_out_waiting(self, limit: int) -> FanOutBatch:
+    def fan_out_waiting(self, limit: int,
+                        before_sending: Callable[[], None] | None = None
+                        ) -> FanOutBatch:
         """Fan out up to ``limit`` waiting events, oldest first, up to one wave
-        of deliveries (see ``_match_one_wave``)."""
+        of deliveries (see ``_match_one_wave``).
+
+        ``before_sending`` is called once the deliveries are stored, before
+        their POSTs, if the batch took any event.
+        """
         with db.connection():
             if db.is_postgres():
                 # The read locks only the events taken (others skip them), so
@@ -91,6 +98,8 @@ class Sender:
         if events:
             log.info("fanned out %d events into %d deliveries: %s", len(events),
                      len(made), ", ".join(event.id for event in events[:20]))
+            if before_sending is not None:
+                before_sending()
         return FanOutBatch(len(events), self._send(made), more)
 
     def _take_and_create(self, limit: int

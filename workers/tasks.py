@@ -12,18 +12,13 @@ from app import broker, db, deliveries
 from workers import sweeper
 from workers.batch_transport import BatchTransport
 from workers.celery_app import celery_app, settings
+from workers.drain import Drain
 from workers.sender import Attempted, Sender
 
 log = logging.getLogger("modelhooks.worker")
 
 # How early a message may arrive and still be put back to wait (seconds).
 EARLY_TOLERANCE = 5.0
-
-# Events fanned out together at most (a batch also stops at one wave of
-# deliveries), and batches one drain takes before it hands the rest to a
-# drain of its own (so other tasks get their turn in between).
-DRAIN_BATCH_EVENTS = 50
-DRAIN_BATCHES = 20
 
 # How long a drain whose batch failed (the database went away) waits to retry.
 DRAIN_RETRY_SECONDS = 5
@@ -46,24 +41,24 @@ def sender() -> Sender:
         return _sender
 
 
+# Set when the worker begins a warm shutdown: a drain watching for events
+# stops waiting, so that the shutdown is not held up by it.
+_stopping = threading.Event()
+
+
 @celery_app.task(name=broker.DRAIN_TASK, bind=True, max_retries=None)
 def drain(self: Task) -> None:
-    """Fan out the events waiting in the outbox, a batch at a time."""
-    publisher.drain_started()
-
-    for _ in range(DRAIN_BATCHES):
-        try:
-            batch = sender().fan_out_waiting(DRAIN_BATCH_EVENTS)
-        except Exception as error:
-            # Its events are still waiting (the batch's transaction rolled
-            # back), and the flag is down: this drain must come back for them.
-            log.error("a drain batch failed; draining again in %d s: %s",
-                      DRAIN_RETRY_SECONDS, error, exc_info=True)
-            raise self.retry(countdown=DRAIN_RETRY_SECONDS) from error
-        _schedule_retries(batch.attempted)
-        if not batch.more:
-            return
-    publisher.publish_drain()
+    """Fan out the events waiting in the outbox; then watch for more a while."""
+    run = Drain(sender(), publisher, settings.drain_linger,
+                schedule=_schedule_retries, stopping=_stopping)
+    try:
+        run.run()
+    except Exception as error:
+        # Its events are still waiting (the batch's transaction rolled back),
+        # and the flag is down: this drain must come back for them.
+        log.error("a drain batch failed; draining again in %d s: %s",
+                  DRAIN_RETRY_SECONDS, error, exc_info=True)
+        raise self.retry(countdown=DRAIN_RETRY_SECONDS) from error
 
 
 def _schedule_retries(attempted: list[Attempted]) -> None:
@@ -109,6 +104,11 @@ def _publish_delivery(delivery_id: str) -> None:
 
 def _publish_drain() -> None:
     publisher.publish_drain()
+
+
+@signals.worker_shutting_down.connect
+def _stop_watching(**_kwargs) -> None:
+    _stopping.set()
 
 
 @signals.worker_ready.connect
