@@ -46,7 +46,14 @@ def sender() -> Sender:
 _stopping = threading.Event()
 
 
-@celery_app.task(name=broker.DRAIN_TASK, bind=True, max_retries=None)
+# Acknowledged as it starts, unlike the other tasks: a drain spends most of
+# its life watching, and a message left unacknowledged then would be handed
+# out again only after the visibility timeout, long after the sweep and the
+# next worker's first drain take the events it left. Held unacknowledged, it
+# also made kombu fail to close its connection when Redis went away (the
+# worker stopped with "Unrecoverable error").
+@celery_app.task(name=broker.DRAIN_TASK, bind=True, max_retries=None,
+                 acks_late=False)
 def drain(self: Task) -> None:
     """Fan out the events waiting in the outbox; then watch for more a while."""
     run = Drain(sender(), publisher, settings.drain_linger,
