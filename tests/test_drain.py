@@ -24,10 +24,11 @@ class ScriptedOutbox:
     ``events[n]`` events (none once the list runs out)."""
 
     def __init__(self, redis_client, events: list[int],
-                 while_sending=None) -> None:
+                 while_sending=None, sending_seconds: float = 0.0) -> None:
         self.redis = redis_client
         self.events = list(events)
         self.while_sending = while_sending
+        self.sending_seconds = sending_seconds
         self.flag_at_look: list[bool] = []
         self.flag_while_sending: list[bool] = []
         self.looked = threading.Event()
@@ -38,6 +39,7 @@ class ScriptedOutbox:
         if taken and before_sending is not None:
             before_sending()
         if taken:
+            time.sleep(self.sending_seconds)
             self.flag_while_sending.append(bool(self.redis.exists(DRAIN_QUEUED_KEY)))
             if self.while_sending is not None:
                 self.while_sending()
@@ -82,7 +84,31 @@ def test_an_event_stored_while_a_drain_watches_is_taken_without_a_message(
     assert not thread.is_alive()
 
 
-def test_the_flag_is_down_while_a_batch_is_sent_and_an_event_then_gets_a_drain(
+def test_an_event_stored_while_a_quick_batch_sends_waits_for_that_drain(
+        queue_redis):
+    api = Broker(REDIS_URL)
+    api.publish_fan_out("evt_1")
+    queue_redis.delete("modelhooks")
+    answers = []
+    stopping = threading.Event()
+    outbox = ScriptedOutbox(queue_redis, [1, 1],
+                            while_sending=lambda: answers.append(
+                                api.publish_fan_out("evt_2")))
+    _, thread = start(outbox, linger=10, stopping=stopping)
+
+    wait_for_looks(outbox, 3)
+    stopping.set()
+    thread.join(timeout=5)
+
+    # The first batch sent within SLOW_SENDING: the flag stood throughout,
+    # evt_2 left a wake-up, and the same drain's next look took it.
+    assert outbox.flag_while_sending[0] is True
+    assert answers[0] is True
+    assert queued_tasks(queue_redis) == []
+    assert not thread.is_alive()
+
+
+def test_the_flag_goes_down_while_a_slow_batch_sends_and_an_event_gets_a_drain(
         queue_redis):
     api = Broker(REDIS_URL)
     api.publish_fan_out("evt_1")
@@ -90,7 +116,8 @@ def test_the_flag_is_down_while_a_batch_is_sent_and_an_event_then_gets_a_drain(
     answers = []
     outbox = ScriptedOutbox(queue_redis, [1],
                             while_sending=lambda: answers.append(
-                                api.publish_fan_out("evt_2")))
+                                api.publish_fan_out("evt_2")),
+                            sending_seconds=drain_module.SLOW_SENDING + 0.1)
     _, thread = start(outbox, linger=10)
 
     thread.join(timeout=5)
@@ -104,11 +131,12 @@ def test_the_flag_is_down_while_a_batch_is_sent_and_an_event_then_gets_a_drain(
     assert outbox.flag_at_look == [True]
 
 
-def test_a_drain_takes_the_flag_up_again_after_sending_and_keeps_watching(
+def test_after_a_slow_batch_the_drain_takes_the_flag_up_again_and_watches(
         queue_redis):
     Broker(REDIS_URL).publish_fan_out("evt_1")
     stopping = threading.Event()
-    outbox = ScriptedOutbox(queue_redis, [1])
+    outbox = ScriptedOutbox(queue_redis, [1],
+                            sending_seconds=drain_module.SLOW_SENDING + 0.1)
     _, thread = start(outbox, linger=10, stopping=stopping)
 
     wait_for_looks(outbox, 2)
@@ -190,3 +218,31 @@ def test_a_failed_batch_puts_the_flag_down_so_new_events_get_a_drain(queue_redis
 
     assert raised == "the database went away"
     assert not queue_redis.exists(DRAIN_QUEUED_KEY)
+
+
+def test_slow_sending_puts_the_flag_down_once_per_armed_batch(monkeypatch):
+    monkeypatch.setattr(drain_module, "SLOW_SENDING", 0.0)
+    released: list[int] = []
+    slow = drain_module.SlowSending(lambda: released.append(1))
+
+    slow.arm()
+    deadline = time.monotonic() + 5
+    while not released and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = slow.disarm()
+    second = slow.disarm()  # a batch that took no event is never armed
+    slow.close()
+
+    assert (first, second, released) == (True, False, [1])
+
+
+def test_a_batch_done_before_slow_sending_keeps_the_flag(monkeypatch):
+    monkeypatch.setattr(drain_module, "SLOW_SENDING", 30.0)
+    released: list[int] = []
+    slow = drain_module.SlowSending(lambda: released.append(1))
+
+    slow.arm()
+    answer = slow.disarm()
+    slow.close()
+
+    assert (answer, released) == (False, [])

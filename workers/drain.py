@@ -5,12 +5,12 @@ A drain starts holding the flag its publisher raised (``app.broker``): while
 it stands, the API publishes no other drain and leaves a wake-up instead.
 After its last batch the drain keeps the flag up and waits for a wake-up, so
 events that come one by one are taken as they come, without a task message
-and Celery's hop each. It puts the flag down while a batch's POSTs are in
-flight, so that events stored meanwhile get a drain of their own instead of
-waiting behind slow receivers, and takes it up again after unless another
-drain has it by then. When no event came for ``linger`` seconds, the drain
-puts the flag down, looks once more (for events stored while it stood) and
-ends.
+and Celery's hop each. If a batch's POSTs and their record take longer than
+``SLOW_SENDING``, it puts the flag down until they are done, so that events
+stored meanwhile get a drain of their own instead of waiting behind slow
+receivers, and takes it up again after unless another drain has it by then.
+When no event came for ``linger`` seconds, the drain puts the flag down,
+looks once more (for events stored while it stood) and ends.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ BATCHES = 20
 # while the drain watches (both well within the flag's 5 s).
 WAKE_WAIT = 1.0
 RENEW_EVERY = 1.0
+
+# How long a batch may send before the flag goes down for its remainder: a
+# fast batch ends sooner than a new drain's message would start.
+SLOW_SENDING = 0.02
 
 # A drain ends after this long in all, well within any visibility timeout,
 # so that Redis never hands its message to a second worker.
@@ -71,12 +75,20 @@ class Drain:
             self._until_none_wait()
 
     def _watching(self) -> None:
+        slow = SlowSending(self.broker.release_flag)
+        try:
+            self._watch_with(slow)
+        finally:
+            slow.close()
+
+    def _watch_with(self, slow: SlowSending) -> None:
         started = last_event = renewed = self.clock()
         holding, backlog = True, 0
         while self.clock() - started < LIFETIME:
-            batch = self._batch(release_while_sending=holding)
+            batch, released = self._batch(slow if holding else None)
             if batch.events:
                 last_event = self.clock()
+            if released:
                 holding = self.broker.hold_flag()
             if batch.more:
                 backlog += 1
@@ -113,18 +125,76 @@ class Drain:
     def _until_none_wait(self) -> None:
         """Batches until none is left: the flag is down, nothing is watched."""
         for _ in range(BATCHES):
-            if not self._batch(release_while_sending=False).more:
+            batch, _ = self._batch()
+            if not batch.more:
                 return
         self.broker.publish_drain()
 
-    def _batch(self, release_while_sending: bool) -> FanOutBatch:
-        before_sending = self.broker.release_flag if release_while_sending else None
+    def _batch(self, slow: SlowSending | None = None) -> tuple[FanOutBatch, bool]:
+        """One batch; answers it, and whether ``slow`` put the flag down."""
         try:
-            batch = self.sender.fan_out_waiting(BATCH_EVENTS, before_sending)
+            batch = self.sender.fan_out_waiting(
+                BATCH_EVENTS, slow.arm if slow is not None else None)
         except Exception:
             # Its events are still waiting (the batch's transaction rolled
             # back); with the flag down, new events ask for drains of their own.
             self.broker.release_flag()
             raise
+        finally:
+            released = slow is not None and slow.disarm()
         self.schedule(batch.attempted)
-        return batch
+        return batch, released
+
+
+class SlowSending:
+    """Puts the flag down for a batch still sending ``SLOW_SENDING`` after it
+    began.
+
+    One thread for a drain's whole watch, armed for each batch: arming costs
+    the batch a notify, where a timer would cost it a new thread.
+    """
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release = release
+        self._changed = threading.Condition()
+        self._armed_at: float | None = None
+        self._released = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name="modelhooks-slow-sending")
+        self._thread.start()
+
+    def arm(self) -> None:
+        with self._changed:
+            self._armed_at = time.monotonic()
+            self._changed.notify()
+
+    def disarm(self) -> bool:
+        """Stop watching this batch; answer whether the flag went down for it.
+
+        The release happens under the lock, so the answer is final.
+        """
+        with self._changed:
+            released, self._released = self._released, False
+            self._armed_at = None
+            return released
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        with self._changed:
+            while not self._closed:
+                if self._armed_at is None:
+                    self._changed.wait()
+                    continue
+                remaining = self._armed_at + SLOW_SENDING - time.monotonic()
+                if remaining > 0:
+                    self._changed.wait(remaining)
+                    continue
+                self._release()
+                self._released = True
+                self._armed_at = None
