@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app import db
+from app import bulk, db
 from app.models import Event, ModelVersion
 
 # Written once as SQL text: every batch of the drain runs it.
@@ -24,6 +24,19 @@ SELECT_WAITING = (
 # Only the event rows are locked: the API locks model versions to record
 # reports. Locked events are skipped, not waited for: another worker has them.
 POSTGRES_LOCKING = " FOR UPDATE OF events SKIP LOCKED"
+
+# PostgreSQL: the batch's events taken and marked in one statement (a round
+# trip less for every batch). The order is the caller's to restore: an
+# UPDATE's RETURNING keeps none.
+TAKE_AND_MARK = (
+    "UPDATE events SET fanned_out_at = %s FROM model_versions"
+    " WHERE model_versions.id = events.model_version_id AND events.id IN ("
+    "SELECT id FROM events WHERE triggered AND fanned_out_at IS NULL"
+    " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " RETURNING events.id, events.account_id, events.body,"
+    " model_versions.name, model_versions.project_name, events.created_at"
+)
+PUT_BACK = "UPDATE events SET fanned_out_at = NULL WHERE id IN ({ids})"
 
 
 def take_waiting(limit: int) -> list[Event]:
@@ -39,6 +52,26 @@ def take_waiting(limit: int) -> list[Event]:
     return [Event(id=event_id, account=account_id, body=body,
                   model_version=ModelVersion(name=name, project_name=project_name))
             for event_id, account_id, body, name, project_name in rows]
+
+
+def take_marked(limit: int, moment: datetime) -> list[Event]:
+    """PostgreSQL: ``take_waiting`` and ``mark_fanned_out`` in one statement.
+
+    Call it inside the batch's transaction: the events stay locked until it
+    ends, and those the batch leaves out go back with ``put_back``.
+    """
+    rows = db.execute(TAKE_AND_MARK, (moment, limit)).fetchall()
+    rows.sort(key=lambda row: row[5])
+    return [Event(id=event_id, account=account_id, body=body,
+                  model_version=ModelVersion(name=name, project_name=project_name))
+            for event_id, account_id, body, name, project_name, _ in rows]
+
+
+def put_back(events: list[Event]) -> None:
+    """Return events that ``take_marked`` took to the outbox, still waiting."""
+    if events:
+        db.execute(PUT_BACK.format(ids=bulk.placeholders(len(events))),
+                   [event.id for event in events])
 
 
 def mark_fanned_out(events: list[Event], moment: datetime) -> set[str]:

@@ -129,13 +129,17 @@ def test_an_event_larger_than_a_wave_goes_alone_and_whole(database):
     for _ in range(3):
         make_callback(account)
     report(account, 1)
-    report(account, 2)
+    second = report(account, 2)
     small_wave = Settings(allow_private_targets=True, fan_out_concurrency=2)
     sender = Sender(small_wave, ScriptedTransport(answer(200)))
 
     first = sender.fan_out_waiting(10)
 
     assert (first.events, len(first.attempted), first.more) == (1, 3, True)
+    with db.connection():
+        # The second event was taken with the first and put back, untouched.
+        waiting = [e.id for e in Event.select().where(Event.fanned_out_at.is_null())]
+    assert waiting == [second]
 
 
 def test_failures_of_one_batch_wait_for_the_same_next_attempt(database):

@@ -104,9 +104,14 @@ class Sender:
 
     def _take_and_create(self, limit: int
                          ) -> tuple[list[Event], list[Delivery], bool]:
-        wave, more = self._take_one_wave(limit)
-        events, made = self._create(wave)
-        return events, made, more
+        """PostgreSQL: the events are taken and marked at once; those beyond
+        the wave go back to the outbox before the transaction ends."""
+        taken = outbox.take_marked(limit, utcnow())
+        wave = self._match_one_wave(taken)
+        outbox.put_back(taken[len(wave):])
+        more = len(taken) == limit or len(wave) < len(taken)
+
+        return [event for event, _ in wave], self._made(wave), more
 
     def _take_one_wave(self, limit: int) -> tuple[list[Match], bool]:
         taken = outbox.take_waiting(limit)
@@ -115,19 +120,23 @@ class Sender:
         return wave, more
 
     def _create(self, wave: list[Match]) -> tuple[list[Event], list[Delivery]]:
-        # In one transaction: the events leave the outbox exactly when their
-        # deliveries exist, born claimed so that no second load is needed.
-        # Only events still waiting, and callbacks still enabled, count: on
-        # SQLite the wave was read before the write lock was taken.
+        """SQLite: in the write lock, the wave read before it, as it still is.
+
+        In one transaction the events leave the outbox exactly when their
+        deliveries exist; only events still waiting, and callbacks still
+        enabled, count.
+        """
         marked = outbox.mark_fanned_out([event for event, _ in wave], utcnow())
         wave = [(event, matched) for event, matched in wave if event.id in marked]
-        if not db.is_postgres():
-            wave = self._still_enabled(wave)
-        deliveries_count = sum(len(matched) for _, matched in wave)
+        wave = self._still_enabled(wave)
 
-        made = deliveries.create_claimed(wave, self._lease_margin,
+        return [event for event, _ in wave], self._made(wave)
+
+    def _made(self, wave: list[Match]) -> list[Delivery]:
+        # Born claimed, so that no second load is needed before sending.
+        deliveries_count = sum(len(matched) for _, matched in wave)
+        return deliveries.create_claimed(wave, self._lease_margin,
                                          self._rounds(deliveries_count))
-        return [event for event, _ in wave], made
 
     @staticmethod
     def _still_enabled(wave: list[Match]) -> list[Match]:
