@@ -246,3 +246,20 @@ def test_a_batch_done_before_slow_sending_keeps_the_flag(monkeypatch):
     slow.close()
 
     assert (answer, released) == (False, [])
+
+
+def test_a_drain_that_loses_redis_stops_watching_and_looks_once_more(caplog):
+    lost = Broker("redis://127.0.0.1:1/0")  # nothing listens there
+    looks: list[int] = []
+
+    class Outbox:
+        def fan_out_waiting(self, limit, before_sending=None):
+            looks.append(limit)
+            return FanOutBatch(0, [], more=False)
+
+    run = Drain(Outbox(), lost, 10, schedule=lambda attempted: None,
+                stopping=threading.Event())
+    run.run()
+
+    assert len(looks) == 2
+    assert "the drain stopped watching for events: Error 111 connecting" in caplog.text
