@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import copy
 import http.client
 import logging
 import os
@@ -36,12 +35,13 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from app.errors import DestinationNotAllowed
-from app.targets import Destination, Resolver, resolve_destination, resolve_host
+from app.targets import Destination, Resolver, resolve_host
 from workers.connections import ConnectionPool
+from workers.destinations import Destinations
 from workers.exchange import keeps_alive, read_excerpt, read_head, request_bytes
 from workers.loop_thread import LoopThread
 from workers.transport import (
@@ -194,18 +194,18 @@ class BatchTransport:
     async def _post_all(
         self, pool: ConnectionPool, requests: Sequence[PostRequest]
     ) -> list[AttemptResult]:
-        lookups = _Lookups(self._resolve)
+        destinations = Destinations(self._resolve, self.allow_private)
         places = asyncio.Semaphore(self.concurrency)
         return list(
             await asyncio.gather(
-                *(self._post_one(pool, lookups, places, r) for r in requests)
+                *(self._post_one(pool, destinations, places, r) for r in requests)
             )
         )
 
     async def _post_one(
         self,
         pool: ConnectionPool,
-        lookups: _Lookups,
+        destinations: Destinations,
         places: asyncio.Semaphore,
         request: PostRequest,
     ) -> AttemptResult:
@@ -213,7 +213,7 @@ class BatchTransport:
             started = time.monotonic()
             started_at = datetime.now(timezone.utc).replace(tzinfo=None)
             try:
-                result = await self._attempt(pool, lookups, request, started)
+                result = await self._attempt(pool, destinations, request, started)
             except Exception as error:
                 # A fault of modelhooks, not of the receiver: it fails this
                 # attempt alone, and the batch's other results are kept.
@@ -223,26 +223,30 @@ class BatchTransport:
 
         result = replace(result, duration=time.monotonic() - started,
                          started_at=started_at)
-        log.debug("attempt to %s: %s", origin(request.url), result)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("attempt to %s: %s", origin(request.url), result)
         return result
 
     async def _attempt(
         self,
         pool: ConnectionPool,
-        lookups: _Lookups,
+        destinations: Destinations,
         request: PostRequest,
         started: float,
     ) -> AttemptResult:
-        # The name's lookup counts against the attempt's deadline too: a
-        # receiver may run the DNS server that answers for it.
-        lookup = lookups.destination(request.url, self.allow_private)
-        try:
-            remaining = started + request.timeout - time.monotonic()
-            destination = await asyncio.wait_for(lookup, remaining)
-        except asyncio.TimeoutError:
-            return failure(f"Timeout: no response within {float(request.timeout)} s")
-        except (DestinationNotAllowed, OSError) as error:
-            return unreachable(request.url, error)
+        destination = destinations.known(request.url)
+        if destination is None:
+            # The name's lookup counts against the attempt's deadline too: a
+            # receiver may run the DNS server that answers for it.
+            try:
+                remaining = started + request.timeout - time.monotonic()
+                destination = await asyncio.wait_for(
+                    destinations.of(request.url), remaining)
+            except asyncio.TimeoutError:
+                return failure(
+                    f"Timeout: no response within {float(request.timeout)} s")
+            except (DestinationNotAllowed, OSError) as error:
+                return unreachable(request.url, error)
 
         headers = request_headers(destination, dict(request.headers_now()))
         message = request_bytes(destination.target, headers, request.body)
@@ -291,53 +295,6 @@ class _Answer:
     """What is known of the answer so far: its status, once the head arrived."""
 
     status: int | None = None
-
-
-class _NotLookedUp(Exception):
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(host, port)
-        self.host, self.port = host, port
-
-
-@dataclass
-class _Lookups:
-    """The names of one batch, each looked up once, off the loop's thread.
-
-    The resolver blocks, so it runs in the loop's executor; the checks of
-    ``resolve_destination`` then read its answer from here. Every batch looks
-    names up afresh: the check is made at connect time, not from an old answer.
-    """
-
-    resolve: Resolver
-    answers: dict[tuple[str, int], asyncio.Future[list[str]]] = field(
-        default_factory=dict
-    )
-
-    async def destination(self, url: str, allow_private: bool) -> Destination:
-        while True:
-            try:
-                return resolve_destination(
-                    url, allow_private=allow_private, resolve=self._answer
-                )
-            except _NotLookedUp as missing:
-                await self._look_up(missing.host, missing.port)
-
-    def _answer(self, host: str, port: int) -> list[str]:
-        looked_up = self.answers.get((host, port))
-        if looked_up is None or not looked_up.done():
-            raise _NotLookedUp(host, port)
-        error = looked_up.exception()
-        if error is not None:
-            # A copy: raising one exception object many times grows its traceback.
-            raise copy.copy(error)
-        return looked_up.result()
-
-    async def _look_up(self, host: str, port: int) -> None:
-        key = (host, port)
-        if key not in self.answers:
-            loop = asyncio.get_running_loop()
-            self.answers[key] = loop.run_in_executor(None, self.resolve, host, port)
-        await asyncio.wait([self.answers[key]])
 
 
 _transports: weakref.WeakSet[BatchTransport] = weakref.WeakSet()
