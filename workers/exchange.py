@@ -71,11 +71,36 @@ class Answer:
 class Incoming:
     """The bytes received and not yet read, and whether the sender has ended."""
 
-    __slots__ = ("data", "ended")
+    __slots__ = ("data", "ended", "_scanned")
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.ended = False
+        # How far the line being waited for is known to have no "\n" yet.
+        self._scanned = 0
+
+    def take(self, count: int) -> bytes:
+        """The first ``count`` bytes (fewer if fewer arrived), taken out."""
+        taken = bytes(self.data[:count])
+        del self.data[:count]
+        self._scanned = 0
+        return taken
+
+    def take_line(self, what: str) -> bytes | None:
+        """One line, "\n" included, taken out; None while it has not all arrived.
+
+        At the end of the stream, what is left, if anything. A line longer
+        than ``MAX_LINE`` is ``LineTooLong``, as http.client has it.
+        """
+        end = self.data.find(b"\n", self._scanned)
+        if end >= MAX_LINE or end < 0 and len(self.data) >= MAX_LINE:
+            raise http.client.LineTooLong(what)
+        if end >= 0:
+            return self.take(end + 1)
+        if self.ended:
+            return self.take(len(self.data))
+        self._scanned = len(self.data)
+        return None
 
 
 def request_bytes(target: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -151,7 +176,9 @@ def _read_headers(incoming: Incoming) -> Reading[dict[str, str]]:
     """Header fields by lower-case name; of a repeated field, the first is kept."""
     headers: dict[str, str] = {}
     for _ in range(MAX_HEADER_LINES):
-        line = yield from _read_line(incoming, "header line")
+        # Not _read_line: no generator per line when the lines have arrived.
+        while (line := incoming.take_line("header line")) is None:
+            yield
         if line in (b"\r\n", b"\n", b""):
             return headers
 
@@ -163,25 +190,9 @@ def _read_headers(incoming: Incoming) -> Reading[dict[str, str]]:
 
 def _read_line(incoming: Incoming, what: str) -> Reading[bytes]:
     """One line, "\n" included; what is left before the end of the stream, if any."""
-    data = incoming.data
-    searched = 0
-    while True:
-        end = data.find(b"\n", searched)
-        if end >= 0:
-            if end >= MAX_LINE:
-                break
-            line = bytes(data[:end + 1])
-            del data[:end + 1]
-            return line
-        if len(data) >= MAX_LINE:
-            break
-        if incoming.ended:
-            line = bytes(data)
-            data.clear()
-            return line
-        searched = len(data)
+    while (line := incoming.take_line(what)) is None:
         yield
-    raise http.client.LineTooLong(what)
+    return line
 
 
 def _read_chunked(incoming: Incoming, wanted: int) -> Reading[Excerpt]:
@@ -225,22 +236,15 @@ def _content_length(head: Head) -> int | None:
 
 
 def _read_exactly(incoming: Incoming, count: int) -> Reading[bytes]:
-    data = incoming.data
-    while len(data) < count:
+    while len(incoming.data) < count:
         if incoming.ended:
-            partial = bytes(data)
-            data.clear()
+            partial = incoming.take(count)
             raise http.client.IncompleteRead(partial, count - len(partial))
         yield
-    taken = bytes(data[:count])
-    del data[:count]
-    return taken
+    return incoming.take(count)
 
 
 def _read_up_to(incoming: Incoming, count: int) -> Reading[bytes]:
-    data = incoming.data
-    while len(data) < count and not incoming.ended:
+    while len(incoming.data) < count and not incoming.ended:
         yield
-    taken = bytes(data[:count])
-    del data[:count]
-    return taken
+    return incoming.take(count)
