@@ -19,7 +19,7 @@ import ipaddress
 import re
 import socket
 import string
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, quote, urlsplit
 
@@ -126,7 +126,11 @@ def check_url(
 
 
 def resolve_destination(
-    url: str, *, allow_private: bool, resolve: Resolver = resolve_host
+    url: str,
+    *,
+    allow_private: bool,
+    resolve: Resolver = resolve_host,
+    checked: MutableMapping[tuple[str, int], str] | None = None,
 ) -> Destination:
     """Check ``url`` again at connect time and pin the address to connect to.
 
@@ -134,15 +138,26 @@ def resolve_destination(
     ``DestinationNotAllowed`` with a reason starting "destination not
     allowed:". The first address is returned; nothing is looked up later.
     ``OSError`` from ``resolve`` (the name does not resolve) propagates.
+
+    ``checked``, if given, remembers the address pinned for each allowed
+    (host, port) and is read before looking up and checking again. Whether a
+    host is allowed depends on nothing but the host (in its canonical form),
+    its port, ``allow_private`` and ``resolve``'s answer, so a caller may keep
+    it exactly as long as it would keep that answer, and no longer; only
+    allowed hosts are remembered, so a refusal is always worked out afresh.
     """
     try:
         scheme, host, port, target = _split(url)
-        addresses = _addresses(url, host, port, resolve, allow_private)
+        ip = checked.get((host, port)) if checked is not None else None
+        if ip is None:
+            ip = str(_addresses(url, host, port, resolve, allow_private)[0])
     except DestinationNotAllowed as refusal:
         reason = f"destination not allowed: {refusal.reason}"
         raise DestinationNotAllowed(url, reason) from None
 
-    return Destination(scheme, host, port, target, str(addresses[0]))
+    if checked is not None:
+        checked[(host, port)] = ip
+    return Destination(scheme, host, port, target, ip)
 
 
 def address_problem(address: IPAddress) -> str | None:

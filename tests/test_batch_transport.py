@@ -6,6 +6,7 @@ attempt at a time); the receivers here are the same loopback ones.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import multiprocessing
 import socket
@@ -15,7 +16,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.receivers import Receiver, answering, read_request, response, silent
+from tests.receivers import (
+    Receiver,
+    answering,
+    dripping,
+    read_request,
+    response,
+    silent,
+)
 from tests.test_transport import BODY, HEADERS, StartReceiver, start, to_loopback
 from workers.batch_transport import BatchTransport, PostRequest
 
@@ -320,3 +328,100 @@ def test_headers_given_as_a_function_are_made_when_the_attempt_gets_its_place(
     assert [r.status_code for r in results] == [200, 200]
     assert order == ["signed 1", "arrived 1", "signed 2", "arrived 2"]
     assert results[0].started_at <= results[1].started_at
+
+
+# --- The answer read as it arrives, under one deadline per attempt ----------
+
+
+def test_an_answer_arriving_a_byte_at_a_time_is_read_whole(
+    start: StartReceiver, transport: BatchTransport
+) -> None:
+    answer = (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    receiver = start(dripping(b"", answer, every=0.002))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (result.status_code, result.error, result.excerpt) == (
+        200, None, "hello world")
+
+
+@pytest.mark.parametrize(
+    "padding, error",
+    [(0, None),
+     (1, "ProtocolError: LineTooLong: got more than 65536 bytes when reading "
+         "header line")],
+)
+def test_a_header_line_of_65536_bytes_is_read_and_a_longer_one_refused(
+    start: StartReceiver, transport: BatchTransport, padding: int, error: str | None
+) -> None:
+    # "X-Long: " and "\r\n" included, as http.client counts.
+    line = b"X-Long: " + b"a" * (65536 - 10 + padding) + b"\r\n"
+    answer = b"HTTP/1.1 200 OK\r\n" + line + b"Content-Length: 2\r\n\r\nok"
+    receiver = start(answering(answer, limit=1))
+
+    result = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert result.error == error
+    assert result.status_code == (200 if error is None else None)
+
+
+def test_an_answer_after_the_deadline_never_answers_a_later_request(
+    start: StartReceiver, transport: BatchTransport
+) -> None:
+    def late_first(conn: socket.socket, receiver: Receiver) -> None:
+        while (request := read_request(conn)) is not None:
+            receiver.record(request)
+            if len(receiver.requests) == 1 and receiver.stopping.wait(0.6):
+                return
+            conn.sendall(response(200, f"to {request.line}".encode()))
+
+    receiver = start(late_first)
+
+    first = transport.post(receiver.url("/first"), BODY, HEADERS, timeout=0.3)
+    time.sleep(0.6)  # the late answer has been sent by now
+    second = transport.post(receiver.url("/second"), BODY, HEADERS, timeout=5)
+
+    assert first.error == "Timeout: no response within 0.3 s"
+    assert (second.status_code, second.excerpt) == (
+        200, "to POST /second HTTP/1.1")
+    assert receiver.connections == 2
+
+
+def test_a_kept_connection_sends_nothing_once_the_deadline_has_passed(
+    start: StartReceiver, transport: BatchTransport
+) -> None:
+    receiver = start(answering(response(200, b"ok")))
+
+    first = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+    expired = transport.post(receiver.url(), BODY, HEADERS, timeout=0)
+    third = transport.post(receiver.url(), BODY, HEADERS, timeout=5)
+
+    assert (first.ok, expired.error, third.ok) == (
+        True, "Timeout: no response within 0.0 s", True)
+    assert (len(receiver.requests), receiver.connections) == (2, 1)
+
+
+def test_a_batch_runs_no_task_per_request(start: StartReceiver) -> None:
+    receiver = start(answering(response(200, b"ok"), limit=1000))
+    transport = BatchTransport(allow_private=True, resolve=to_loopback,
+                               concurrency=4)
+    most: list[int] = []
+
+    def count_tasks() -> dict[str, str]:
+        # Called on the loop's thread as each attempt starts.
+        most.append(len(asyncio.all_tasks()))
+        return HEADERS
+
+    try:
+        results = transport.post_many(
+            [PostRequest(receiver.url(), BODY, count_tasks, 5) for _ in range(40)])
+    finally:
+        transport.close()
+
+    assert [r.ok for r in results] == [True] * 40
+    # The batch's own task and its four places, whatever the batch's size;
+    # while the first four connect, each connection is a task of its own too.
+    assert max(most) <= 5 + 4
+    assert max(most[8:]) <= 5

@@ -15,6 +15,14 @@ seconds, starting when the attempt gets its place among those in flight,
 covers the connect, the send, the head and the body read. The results are
 worded as the threaded transport words them.
 
+What an attempt costs the loop is kept small, as a fan-out makes thousands:
+a batch runs as ``concurrency`` coroutines that take its requests in turn
+(no task, semaphore or wrapper per request); a URL already checked in the
+batch is not checked again (``workers.destinations``); on a kept connection
+an attempt is one write and one future, which the connection's protocol ends
+as the answer is read or its one timer ends at the deadline
+(``workers.connections``).
+
 A process that forks (Celery's prefork pool) first lets the batches in flight
 end, then closes the loop and its connections: a child shares its parent's
 epoll instance, and any socket it closed through an inherited loop would be
@@ -26,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import copy
 import http.client
 import logging
 import os
@@ -34,15 +41,17 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from app.errors import DestinationNotAllowed
-from app.targets import Destination, Resolver, resolve_destination, resolve_host
+from app.targets import Destination, Resolver, resolve_host
 from workers.connections import ConnectionPool
-from workers.exchange import keeps_alive, read_excerpt, read_head, request_bytes
+from workers.destinations import Destinations
+from workers.exchange import Answer, keeps_alive, request_bytes
 from workers.loop_thread import LoopThread
 from workers.transport import (
     AttemptResult,
@@ -55,6 +64,8 @@ from workers.transport import (
 )
 
 log = logging.getLogger("modelhooks.transport")
+
+Made = TypeVar("Made")
 
 # Threads that look names up, per process. A lookup may hang until the
 # system's resolver gives up, long after its attempt's deadline: with a few
@@ -194,89 +205,94 @@ class BatchTransport:
     async def _post_all(
         self, pool: ConnectionPool, requests: Sequence[PostRequest]
     ) -> list[AttemptResult]:
-        lookups = _Lookups(self._resolve)
-        places = asyncio.Semaphore(self.concurrency)
-        return list(
-            await asyncio.gather(
-                *(self._post_one(pool, lookups, places, r) for r in requests)
-            )
-        )
+        destinations = Destinations(self._resolve, self.allow_private)
+        results: list[AttemptResult] = [_NOT_MADE] * len(requests)
+        waiting = iter(enumerate(requests))
+
+        async def take_turns() -> None:
+            # ``concurrency`` of these share the requests: each is one place
+            # in flight, and an attempt starts when a place takes it.
+            for index, request in waiting:
+                results[index] = await self._post_one(pool, destinations, request)
+
+        places = min(self.concurrency, len(requests))
+        await asyncio.gather(*(take_turns() for _ in range(places)))
+        return results
 
     async def _post_one(
-        self,
-        pool: ConnectionPool,
-        lookups: _Lookups,
-        places: asyncio.Semaphore,
-        request: PostRequest,
+        self, pool: ConnectionPool, destinations: Destinations, request: PostRequest
     ) -> AttemptResult:
-        async with places:
-            started = time.monotonic()
-            started_at = datetime.now(timezone.utc).replace(tzinfo=None)
-            try:
-                result = await self._attempt(pool, lookups, request, started)
-            except Exception as error:
-                # A fault of modelhooks, not of the receiver: it fails this
-                # attempt alone, and the batch's other results are kept.
-                where = origin(request.url)
-                log.error("attempt to %s broke in modelhooks", where, exc_info=True)
-                result = failure(f"InternalError: {type(error).__name__}: {error}")
+        started = time.monotonic()
+        started_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        try:
+            result = await self._attempt(pool, destinations, request)
+        except Exception as error:
+            # A fault of modelhooks, not of the receiver: it fails this
+            # attempt alone, and the batch's other results are kept.
+            where = origin(request.url)
+            log.error("attempt to %s broke in modelhooks", where, exc_info=True)
+            result = failure(f"InternalError: {type(error).__name__}: {error}")
 
         result = replace(result, duration=time.monotonic() - started,
                          started_at=started_at)
-        log.debug("attempt to %s: %s", origin(request.url), result)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("attempt to %s: %s", origin(request.url), result)
         return result
 
     async def _attempt(
-        self,
-        pool: ConnectionPool,
-        lookups: _Lookups,
-        request: PostRequest,
-        started: float,
+        self, pool: ConnectionPool, destinations: Destinations, request: PostRequest
     ) -> AttemptResult:
-        # The name's lookup counts against the attempt's deadline too: a
-        # receiver may run the DNS server that answers for it.
-        lookup = lookups.destination(request.url, self.allow_private)
-        try:
-            remaining = started + request.timeout - time.monotonic()
-            destination = await asyncio.wait_for(lookup, remaining)
-        except asyncio.TimeoutError:
-            return failure(f"Timeout: no response within {float(request.timeout)} s")
-        except (DestinationNotAllowed, OSError) as error:
-            return unreachable(request.url, error)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.timeout
+        destination = destinations.known(request.url)
+        if destination is None:
+            # The name's lookup counts against the attempt's deadline too: a
+            # receiver may run the DNS server that answers for it.
+            try:
+                destination = await _within(destinations.of(request.url), deadline)
+            except asyncio.TimeoutError:
+                return failure(
+                    f"Timeout: no response within {float(request.timeout)} s")
+            except (DestinationNotAllowed, OSError) as error:
+                return unreachable(request.url, error)
 
         headers = request_headers(destination, dict(request.headers_now()))
         message = request_bytes(destination.target, headers, request.body)
-        answer = _Answer()
-        exchange = self._exchange(pool, destination, message, answer)
+        answer = Answer()
         try:
-            remaining = started + request.timeout - time.monotonic()
-            return await asyncio.wait_for(exchange, remaining)
+            return await self._exchange(pool, destination, message, answer, deadline)
         except asyncio.TimeoutError:
             # Before Python 3.11 asyncio's TimeoutError is not the built-in one.
             error: BaseException = TimeoutError()
         except (http.client.HTTPException, OSError) as failed:
             error = failed
-        described = describe_error(error, destination, request.timeout, answer.status)
-        return failure(described, answer.status)
+        status = answer.head.status if answer.head else None
+        described = describe_error(error, destination, request.timeout, status)
+        return failure(described, status)
 
     async def _exchange(
         self,
         pool: ConnectionPool,
         destination: Destination,
         message: bytes,
-        answer: _Answer,
+        answer: Answer,
+        deadline: float,
     ) -> AttemptResult:
-        connection = await pool.take(destination)
+        connection = pool.take(destination)
+        if connection is None:
+            connection = await _within(pool.connect(destination), deadline)
+        elif asyncio.get_running_loop().time() >= deadline:
+            # Nothing is sent once the deadline has passed, as for a new one.
+            pool.give_back(destination, connection)
+            raise TimeoutError()
+
         try:
-            connection.writer.write(message)
-            await connection.writer.drain()
-            head = await read_head(connection.reader)
-            answer.status = head.status
-            excerpt = await read_excerpt(connection.reader, head, self.excerpt_limit)
+            await connection.ask(message, self.excerpt_limit, answer, deadline)
         except BaseException:
             connection.drop()
             raise
 
+        head, excerpt = answer.head, answer.excerpt
         if excerpt.complete and keeps_alive(head):
             pool.give_back(destination, connection)
         else:
@@ -286,58 +302,18 @@ class BatchTransport:
         return answered(head.status, excerpt.data, self.excerpt_limit, retry_after)
 
 
-@dataclass
-class _Answer:
-    """What is known of the answer so far: its status, once the head arrived."""
-
-    status: int | None = None
+# Stands for a result not made yet; every one is replaced before the batch ends.
+_NOT_MADE = failure("InternalError: no attempt made")
 
 
-class _NotLookedUp(Exception):
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(host, port)
-        self.host, self.port = host, port
+async def _within(awaitable: Awaitable[Made], deadline: float) -> Made:
+    """``awaitable``'s result, or ``asyncio.TimeoutError`` at ``deadline``.
 
-
-@dataclass
-class _Lookups:
-    """The names of one batch, each looked up once, off the loop's thread.
-
-    The resolver blocks, so it runs in the loop's executor; the checks of
-    ``resolve_destination`` then read its answer from here. Every batch looks
-    names up afresh: the check is made at connect time, not from an old answer.
+    Only for the rare waits, a name's lookup or a new connection: the answer
+    on a connection has its deadline's timer of its own.
     """
-
-    resolve: Resolver
-    answers: dict[tuple[str, int], asyncio.Future[list[str]]] = field(
-        default_factory=dict
-    )
-
-    async def destination(self, url: str, allow_private: bool) -> Destination:
-        while True:
-            try:
-                return resolve_destination(
-                    url, allow_private=allow_private, resolve=self._answer
-                )
-            except _NotLookedUp as missing:
-                await self._look_up(missing.host, missing.port)
-
-    def _answer(self, host: str, port: int) -> list[str]:
-        looked_up = self.answers.get((host, port))
-        if looked_up is None or not looked_up.done():
-            raise _NotLookedUp(host, port)
-        error = looked_up.exception()
-        if error is not None:
-            # A copy: raising one exception object many times grows its traceback.
-            raise copy.copy(error)
-        return looked_up.result()
-
-    async def _look_up(self, host: str, port: int) -> None:
-        key = (host, port)
-        if key not in self.answers:
-            loop = asyncio.get_running_loop()
-            self.answers[key] = loop.run_in_executor(None, self.resolve, host, port)
-        await asyncio.wait([self.answers[key]])
+    remaining = deadline - asyncio.get_running_loop().time()
+    return await asyncio.wait_for(awaitable, remaining)
 
 
 _transports: weakref.WeakSet[BatchTransport] = weakref.WeakSet()

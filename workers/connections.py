@@ -3,11 +3,16 @@
 A connection is opened to the checked address of a ``Destination``, never to a
 name, and for https names the URL's host in TLS (SNI and certificate check).
 Idle connections are kept per (scheme, host, port, address), so that one is
-reused only for the same host at the same checked address. A receiver may say
-nothing on an idle connection: a byte left over from the last answer, or sent
-while it waits, would be read as the start of the next answer (and the answers
-of two deliveries swapped), so an idle connection that has anything to read is
-dropped at once. Everything here runs on the loop's thread: no locks.
+reused only for the same host at the same checked address.
+
+A ``Connection`` is an asyncio protocol: the loop hands it each read, and it
+feeds the answer being read (``workers.exchange.read_answer``) at once, with
+no stream, task or watch between. A receiver may say nothing it was not
+asked: a byte left over from the last answer, or sent while the connection
+waits, would be read as the start of the next answer (and the answers of two
+deliveries swapped), so a connection that gets any byte while no answer is
+being read is dropped at once, and one that holds any byte after its answer
+is never used again. Everything here runs on the loop's thread: no locks.
 """
 
 from __future__ import annotations
@@ -16,57 +21,117 @@ import asyncio
 import ssl
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from app.targets import Destination
-from workers.exchange import STREAM_LIMIT
+from workers.exchange import Answer, Incoming, Reading, read_answer
 
 PoolKey = tuple[str, str, int, str]
 
 
-@dataclass(eq=False)
-class Connection:
-    """One open stream to a receiver."""
+class Connection(asyncio.Protocol):
+    """One open connection to a receiver; at most one answer read at a time."""
 
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    # While idle: waits for a byte that no request asked for.
-    _watch: asyncio.Task[bytes] | None = None
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._incoming = Incoming()
+        # While an answer is asked for: its reading, its future, its deadline.
+        self._reading: Reading[None] | None = None
+        self._answered: asyncio.Future[None] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        # While idle: lets the pool let go of it once it is lost.
+        self._forget: Callable[[Connection], None] | None = None
+
+    def ask(self, message: bytes, limit: int, answer: Answer,
+            deadline: float) -> asyncio.Future[None]:
+        """Send ``message``; the future ends once ``answer`` has been read.
+
+        It fails with the receiver's error (http.client's, or the connection's
+        ``OSError``), or with ``TimeoutError`` at ``deadline`` (loop time).
+        """
+        loop = asyncio.get_running_loop()
+        self._answered = loop.create_future()
+        self._reading = read_answer(self._incoming, limit, answer)
+        self._deadline = loop.call_at(deadline, self._time_out)
+        # No wait for the write: the whole message is in memory anyway, and
+        # the answer's wait, under the same deadline, covers its sending.
+        self.transport.write(message)
+        self._read_on()
+        return self._answered
 
     def rest(self, forget: Callable[[Connection], None]) -> None:
-        """Idle from now on: the first byte the receiver sends drops it, and
-        ``forget`` lets its pool let go of it (and of what it had read)."""
-        self._watch = asyncio.ensure_future(self.reader.read(1))
-        self._watch.add_done_callback(lambda watch: self._dropped(watch, forget))
+        """Idle from now on: ``forget`` lets its pool let go of it once lost."""
+        self._forget = forget
 
-    async def wake(self) -> bool:
+    def wake(self) -> bool:
         """Take it out of idleness; False if it is no longer fit to use."""
-        watch, self._watch = self._watch, None
-        if watch is None or watch.done():
-            return False
-        watch.cancel()
-        await asyncio.wait([watch])  # the reader is free only once it has ended
-        # Bytes that arrived while the watch was ending are in the buffer.
-        return not (watch.done() and not watch.cancelled()
-                    or self.writer.is_closing() or self.reader.at_eof()
-                    or _buffered(self.reader))
+        self._forget = None
+        return self.clean()
 
-    def _dropped(self, watch: asyncio.Task[bytes],
-                 forget: Callable[[Connection], None]) -> None:
-        if not watch.cancelled():
-            self.drop()
-            forget(self)
+    def clean(self) -> bool:
+        """Open, and holding no byte that no request asked for."""
+        return not (self.transport.is_closing() or self._incoming.ended
+                    or self._incoming.data)
 
     def drop(self) -> None:
         """Close at once: nothing more is read, nothing waits to be sent."""
-        if self._watch is not None and not self._watch.done():
-            self._watch.cancel()
-        self.writer.transport.abort()
+        self._stop_reading()
+        self.transport.abort()
 
+    # asyncio's side
 
-def _buffered(reader: asyncio.StreamReader) -> int:
-    # asyncio has no public way to ask how much a StreamReader holds unread.
-    return len(reader._buffer)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading is None:
+            # Unasked: it answers nothing, and would answer the next request.
+            self.drop()
+            return
+        self._incoming.data += data
+        self._read_on()
+
+    def eof_received(self) -> bool:
+        self._incoming.ended = True
+        if self._reading is not None:
+            self._read_on()
+        return False  # the transport closes itself
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._reading is not None:
+            if error is None:
+                self._incoming.ended = True
+                self._read_on()
+            else:
+                self._end(error)
+        if self._forget is not None:
+            forget, self._forget = self._forget, None
+            forget(self)
+
+    def _read_on(self) -> None:
+        try:
+            next(self._reading)  # type: ignore[arg-type]
+        except StopIteration:
+            self._end(None)
+        except Exception as error:  # the receiver broke a rule, or we did
+            self._end(error)
+
+    def _time_out(self) -> None:
+        self._end(TimeoutError())
+
+    def _end(self, error: BaseException | None) -> None:
+        answered = self._answered
+        self._stop_reading()
+        if answered is None or answered.done():
+            return
+        if error is None:
+            answered.set_result(None)
+        else:
+            answered.set_exception(error)
+
+    def _stop_reading(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._reading = self._answered = self._deadline = None
 
 
 async def open_connection(
@@ -77,14 +142,15 @@ async def open_connection(
     No name is looked up: asyncio takes a numeric address as it is.
     """
     tls = destination.scheme == "https"
-    reader, writer = await asyncio.open_connection(
+    loop = asyncio.get_running_loop()
+    _, connection = await loop.create_connection(
+        Connection,
         destination.ip,
         destination.port,
         ssl=ssl_context if tls else None,
         server_hostname=destination.host if tls else None,
-        limit=STREAM_LIMIT,
     )
-    return Connection(reader, writer)
+    return connection
 
 
 class ConnectionPool:
@@ -102,14 +168,18 @@ class ConnectionPool:
         self._max_pools = max_pools
         self._idle: OrderedDict[PoolKey, list[Connection]] = OrderedDict()
 
-    async def take(self, destination: Destination) -> Connection:
-        """A still open idle connection to ``destination``, else a new one."""
-        idle = self._idle.get(_key(destination), [])
+    def take(self, destination: Destination) -> Connection | None:
+        """A still open idle connection to ``destination``, if there is one."""
+        idle = self._idle.get(_key(destination))
         while idle:
             connection = idle.pop()
-            if await connection.wake():
+            if connection.wake():
                 return connection
             connection.drop()
+        return None
+
+    async def connect(self, destination: Destination) -> Connection:
+        """A new connection to ``destination``."""
         return await open_connection(destination, self._ssl_context)
 
     def give_back(self, destination: Destination, connection: Connection) -> None:
@@ -117,11 +187,11 @@ class ConnectionPool:
         key = _key(destination)
         idle = self._idle.setdefault(key, [])
         self._idle.move_to_end(key)
-        if len(idle) >= self._per_pool:
+        if len(idle) >= self._per_pool or not connection.clean():
             connection.drop()
             return
 
-        connection.rest(lambda dropped: _remove(idle, dropped))
+        connection.rest(lambda lost: _remove(idle, lost))
         idle.append(connection)
         while len(self._idle) > self._max_pools:
             for evicted in self._idle.popitem(last=False)[1]:

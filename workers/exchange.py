@@ -1,26 +1,30 @@
-"""One HTTP/1.1 exchange on an asyncio stream: the POST out, the answer's start in.
+"""One HTTP/1.1 exchange: the POST out, the answer's start in, without I/O.
+
+``request_bytes`` makes the request; ``read_answer`` reads the answer out of
+an ``Incoming`` buffer that the connection fills as bytes arrive. It is a
+generator that yields whenever it needs more bytes than have arrived, so that
+a connection resumes it from ``data_received`` with no task or stream of its
+own. Bytes are taken from the buffer as they are read; what is left after
+the answer was not asked for.
 
 The answer's head is read under http.client's limits (a line at most 65536
 bytes, fewer than 100 header lines) and a broken one fails with http.client's
-own exceptions, so that the threaded and the batch transport describe a
-receiver's misbehaviour in the same words. Of the body, at most ``limit`` bytes
-and one more are read: the extra byte tells a truncated body from one that
-ends exactly at the limit. Nothing here bounds time; the caller's deadline
-does.
+own exceptions, so that every transport describes a receiver's misbehaviour
+in the same words. Of the body, at most ``limit`` bytes and one more are
+read: the extra byte tells a truncated body from one that ends exactly at the
+limit. Nothing here bounds time; the caller's deadline does.
 """
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 MAX_LINE = 65536
 MAX_HEADER_LINES = 100
-# StreamReader.readuntil accepts a separator at index ``limit``: lines of at
-# most MAX_LINE bytes, "\n" included, as http.client reads them.
-STREAM_LIMIT = MAX_LINE - 1
 
 _NO_BODY_STATUSES = {204, 304}
 # Headers that say where the request ends: only this module writes them.
@@ -29,6 +33,10 @@ _BREAKING = re.compile(r"[\r\n\0]")
 # ASCII digits only: str.isdigit() takes "²" too, and int() then fails.
 _DIGITS = re.compile(r"[0-9]+")
 _STATUS = re.compile(r"[1-9][0-9][0-9]")
+
+Read = TypeVar("Read")
+# A step of reading: yields (None) while it waits for more bytes.
+Reading = Generator[None, None, Read]
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,49 @@ class Excerpt:
 
     data: bytes
     complete: bool
+
+
+@dataclass
+class Answer:
+    """An answer as far as it has been read: its head, then its excerpt."""
+
+    head: Head | None = None
+    excerpt: Excerpt | None = None
+
+
+class Incoming:
+    """The bytes received and not yet read, and whether the sender has ended."""
+
+    __slots__ = ("data", "ended", "_scanned")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ended = False
+        # How far the line being waited for is known to have no "\n" yet.
+        self._scanned = 0
+
+    def take(self, count: int) -> bytes:
+        """The first ``count`` bytes (fewer if fewer arrived), taken out."""
+        taken = bytes(self.data[:count])
+        del self.data[:count]
+        self._scanned = 0
+        return taken
+
+    def take_line(self, what: str) -> bytes | None:
+        """One line, "\n" included, taken out; None while it has not all arrived.
+
+        At the end of the stream, what is left, if anything. A line longer
+        than ``MAX_LINE`` is ``LineTooLong``, as http.client has it.
+        """
+        end = self.data.find(b"\n", self._scanned)
+        if end >= MAX_LINE or end < 0 and len(self.data) >= MAX_LINE:
+            raise http.client.LineTooLong(what)
+        if end >= 0:
+            return self.take(end + 1)
+        if self.ended:
+            return self.take(len(self.data))
+        self._scanned = len(self.data)
+        return None
 
 
 def request_bytes(target: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -78,32 +129,38 @@ def keeps_alive(head: Head) -> bool:
     return "keep-alive" in tokens
 
 
-async def read_head(reader: asyncio.StreamReader) -> Head:
+def read_answer(incoming: Incoming, limit: int, answer: Answer) -> Reading[None]:
+    """Read the final answer's head, then its body's first ``limit`` + 1 bytes."""
+    answer.head = yield from _read_head(incoming)
+    answer.excerpt = yield from _read_excerpt(incoming, answer.head, limit)
+
+
+def _read_head(incoming: Incoming) -> Reading[Head]:
     """Read the head of the final answer, skipping informational (1xx) ones."""
     while True:
-        version, status = await _read_status(reader)
-        headers = await _read_headers(reader)
+        version, status = yield from _read_status(incoming)
+        headers = yield from _read_headers(incoming)
         if not 100 <= status < 200:
             return Head(version, status, headers)
 
 
-async def read_excerpt(reader: asyncio.StreamReader, head: Head, limit: int) -> Excerpt:
+def _read_excerpt(incoming: Incoming, head: Head, limit: int) -> Reading[Excerpt]:
     """Read the body's first ``limit`` + 1 bytes at most, never the rest."""
     if head.status in _NO_BODY_STATUSES:
         return Excerpt(b"", True)
     if "chunked" in head.headers.get("transfer-encoding", "").lower():
-        return await _read_chunked(reader, limit + 1)
+        return (yield from _read_chunked(incoming, limit + 1))
 
     length = _content_length(head)
     if length is None:
         # The body ends when the receiver closes: the connection ends with it.
-        return Excerpt(await _read_up_to(reader, limit + 1), False)
+        return Excerpt((yield from _read_up_to(incoming, limit + 1)), False)
     wanted = min(length, limit + 1)
-    return Excerpt(await _read_exactly(reader, wanted), wanted == length)
+    return Excerpt((yield from _read_exactly(incoming, wanted)), wanted == length)
 
 
-async def _read_status(reader: asyncio.StreamReader) -> tuple[str, int]:
-    line = (await _read_line(reader, "status line")).decode("iso-8859-1")
+def _read_status(incoming: Incoming) -> Reading[tuple[str, int]]:
+    line = (yield from _read_line(incoming, "status line")).decode("iso-8859-1")
     if not line:
         raise http.client.RemoteDisconnected(
             "Remote end closed connection without response"
@@ -115,11 +172,13 @@ async def _read_status(reader: asyncio.StreamReader) -> tuple[str, int]:
     return version, int(status)
 
 
-async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+def _read_headers(incoming: Incoming) -> Reading[dict[str, str]]:
     """Header fields by lower-case name; of a repeated field, the first is kept."""
     headers: dict[str, str] = {}
     for _ in range(MAX_HEADER_LINES):
-        line = await _read_line(reader, "header line")
+        # Not _read_line: no generator per line when the lines have arrived.
+        while (line := incoming.take_line("header line")) is None:
+            yield
         if line in (b"\r\n", b"\n", b""):
             return headers
 
@@ -129,31 +188,26 @@ async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
     raise http.client.HTTPException(f"got more than {MAX_HEADER_LINES} headers")
 
 
-async def _read_line(reader: asyncio.StreamReader, what: str) -> bytes:
+def _read_line(incoming: Incoming, what: str) -> Reading[bytes]:
     """One line, "\n" included; what is left before the end of the stream, if any."""
-    try:
-        return await reader.readuntil(b"\n")
-    except asyncio.IncompleteReadError as ended:
-        return ended.partial
-    except asyncio.LimitOverrunError:
-        pass
-    # Raised outside the handler, so that asyncio's error is not its context.
-    raise http.client.LineTooLong(what)
+    while (line := incoming.take_line(what)) is None:
+        yield
+    return line
 
 
-async def _read_chunked(reader: asyncio.StreamReader, wanted: int) -> Excerpt:
+def _read_chunked(incoming: Incoming, wanted: int) -> Reading[Excerpt]:
     data = bytearray()
     while True:
-        size = _chunk_size(await _read_line(reader, "chunk size"), data)
+        size = _chunk_size((yield from _read_line(incoming, "chunk size")), data)
         if size == 0:
-            await _read_headers(reader)  # the trailer section
+            yield from _read_headers(incoming)  # the trailer section
             return Excerpt(bytes(data), True)
 
         taken = min(size, wanted - len(data))
-        data += await _read_exactly(reader, taken)
+        data += yield from _read_exactly(incoming, taken)
         if taken < size:
             return Excerpt(bytes(data), False)
-        await _read_line(reader, "chunk end")
+        yield from _read_line(incoming, "chunk end")
 
 
 def _chunk_size(line: bytes, data: bytearray) -> int:
@@ -181,19 +235,16 @@ def _content_length(head: Head) -> int | None:
     return int(text)
 
 
-async def _read_exactly(reader: asyncio.StreamReader, count: int) -> bytes:
-    try:
-        return await reader.readexactly(count)
-    except asyncio.IncompleteReadError as ended:
-        partial = ended.partial
-    raise http.client.IncompleteRead(partial, count - len(partial))
+def _read_exactly(incoming: Incoming, count: int) -> Reading[bytes]:
+    while len(incoming.data) < count:
+        if incoming.ended:
+            partial = incoming.take(count)
+            raise http.client.IncompleteRead(partial, count - len(partial))
+        yield
+    return incoming.take(count)
 
 
-async def _read_up_to(reader: asyncio.StreamReader, count: int) -> bytes:
-    data = bytearray()
-    while len(data) < count:
-        chunk = await reader.read(count - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data)
+def _read_up_to(incoming: Incoming, count: int) -> Reading[bytes]:
+    while len(incoming.data) < count and not incoming.ended:
+        yield
+    return incoming.take(count)
