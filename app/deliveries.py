@@ -69,15 +69,16 @@ def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelt
     lease_until = now + timedelta(seconds=longest * rounds) + margin
     pairs = {(event.id, callback.id): (event, callback)
              for event, matched in matches for callback in matched}
-    rows = [(new_id("msg"), event_id, callback_id, DeliveryState.SENDING, 0,
+    by_id = {new_id("msg"): pair for pair in pairs.values()}
+    rows = [(delivery_id, event.id, callback.id, DeliveryState.SENDING, 0,
              lease_until, now, now)
-            for event_id, callback_id in pairs]
+            for delivery_id, (event, callback) in by_id.items()]
 
     inserted = bulk.insert(Delivery, NEW_DELIVERY_COLUMNS, rows, skip_existing=True,
-                           returning=("id", "event", "callback"))
+                           returning=("id",))
     made = []
-    for delivery_id, event_id, callback_id in inserted:
-        event, callback = pairs[(event_id, callback_id)]
+    for (delivery_id,) in inserted:
+        event, callback = by_id[delivery_id]
         made.append(Delivery(id=delivery_id, event=event, callback=callback,
                              state=DeliveryState.SENDING, attempts_made=0,
                              lease_until=lease_until))

@@ -44,10 +44,23 @@ def _index_waiting_events() -> None:
         " WHERE triggered AND fanned_out_at IS NULL")
 
 
+def _drop_prefix_indexes() -> None:
+    # The first schema indexed each foreign key of deliveries and attempts on
+    # its own, beside an index that begins with the same column and serves
+    # the same lookups. Every delivery made and every attempt recorded paid
+    # for each index, and a fan-out makes thousands at once.
+    for name in REDUNDANT_INDEXES:
+        database.execute_sql(f"DROP INDEX IF EXISTS {name}")
+
+
+REDUNDANT_INDEXES = ("delivery_event_id", "delivery_callback_id", "attempt_delivery_id")
+
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "accounts, keys, callbacks, model versions, events, deliveries, attempts",
      _initial_schema),
     (2, "index of the events waiting to be fanned out", _index_waiting_events),
+    (3, "no index of a foreign key that another index begins with",
+     _drop_prefix_indexes),
 ]
 
 

@@ -153,9 +153,12 @@ class Delivery(BaseModel):
     """One event for one callback; its id is the ``webhook-id`` of every attempt."""
 
     id = peewee.CharField(primary_key=True, max_length=40)
-    event = peewee.ForeignKeyField(Event, backref="deliveries", on_delete="CASCADE")
+    # Not indexed alone: the indexes below begin with each, and every index is
+    # paid for by every delivery made and every attempt recorded.
+    event = peewee.ForeignKeyField(Event, backref="deliveries", on_delete="CASCADE",
+                                   index=False)
     callback = peewee.ForeignKeyField(
-        Callback, backref="deliveries", on_delete="CASCADE"
+        Callback, backref="deliveries", on_delete="CASCADE", index=False
     )
     state = peewee.CharField(max_length=16, default=DeliveryState.PENDING)
     attempts_made = peewee.IntegerField(default=0)
@@ -177,7 +180,9 @@ class Delivery(BaseModel):
 class Attempt(BaseModel):
     """One POST of a delivery, as it went."""
 
-    delivery = peewee.ForeignKeyField(Delivery, backref="attempts", on_delete="CASCADE")
+    # Not indexed alone: the unique index of (delivery, number) begins with it.
+    delivery = peewee.ForeignKeyField(Delivery, backref="attempts", on_delete="CASCADE",
+                                      index=False)
     number = peewee.IntegerField()
     started_at = peewee.DateTimeField()
     duration_ms = peewee.FloatField()

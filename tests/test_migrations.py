@@ -35,3 +35,32 @@ def test_the_drain_finds_waiting_events_through_their_own_index(database):
                 (50,)).fetchall()
 
     assert "events_waiting" in " ".join(str(row) for row in plan)
+
+
+def test_no_foreign_key_is_indexed_twice(database):
+    with db.connection():
+        names = {index.name for table in ("deliveries", "attempts")
+                 for index in db_proxy.get_indexes(table)}
+
+    assert names.isdisjoint(migrations.REDUNDANT_INDEXES)
+    assert {"delivery_event_id_callback_id", "delivery_callback_id_created_at",
+            "attempt_delivery_id_number"} <= names
+
+
+def test_a_first_release_schema_loses_its_redundant_indexes(database):
+    # A database made by the first release: the foreign keys indexed alone.
+    with db.connection():
+        for name, table, column in (("delivery_event_id", "deliveries", "event_id"),
+                                    ("delivery_callback_id", "deliveries",
+                                     "callback_id"),
+                                    ("attempt_delivery_id", "attempts",
+                                     "delivery_id")):
+            db_proxy.execute_sql(f"CREATE INDEX {name} ON {table} ({column})")
+        migrations.SchemaMigration.delete().where(
+            migrations.SchemaMigration.version == 3).execute()
+
+    assert migrations.migrate() == [3]
+    with db.connection():
+        names = {index.name for table in ("deliveries", "attempts")
+                 for index in db_proxy.get_indexes(table)}
+    assert names.isdisjoint(migrations.REDUNDANT_INDEXES)
