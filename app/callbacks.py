@@ -13,7 +13,7 @@ from typing import Any
 from app import bulk, db, patterns, targets
 from app.config import Settings
 from app.errors import NotFound
-from app.models import Account, Callback, utcnow
+from app.models import Account, Callback, loaded, utcnow
 from app.payload import http_date
 from app.signing import new_secret
 
@@ -73,8 +73,8 @@ def enabled_for(account_id: int) -> list[Callback]:
     """The account's enabled callbacks, in id order, as a fan-out needs them."""
     sql = SELECT_ENABLED + KEY_SHARE if db.is_postgres() else SELECT_ENABLED
     rows = db.execute(sql, (account_id,)).fetchall()
-    return [Callback(account=account_id, enabled=True,
-                     **dict(zip(ENABLED_COLUMNS, row, strict=True)))
+    return [loaded(Callback, account=account_id, enabled=True,
+                   **dict(zip(ENABLED_COLUMNS, row, strict=True)))
             for row in rows]
 
 

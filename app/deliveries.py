@@ -21,6 +21,7 @@ from app.models import (
     Delivery,
     DeliveryState,
     Event,
+    loaded,
     new_id,
     utcnow,
 )
@@ -79,9 +80,9 @@ def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelt
     made = []
     for (delivery_id,) in inserted:
         event, callback = by_id[delivery_id]
-        made.append(Delivery(id=delivery_id, event=event, callback=callback,
-                             state=DeliveryState.SENDING, attempts_made=0,
-                             lease_until=lease_until))
+        made.append(loaded(Delivery, id=delivery_id, event=event, callback=callback,
+                           state=DeliveryState.SENDING, attempts_made=0,
+                           lease_until=lease_until))
     return made
 
 

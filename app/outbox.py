@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app import bulk, db
-from app.models import Event, ModelVersion
+from app.models import Event, ModelVersion, loaded
 
 # Written once as SQL text: every batch of the drain runs it.
 SELECT_WAITING = (
@@ -49,8 +49,9 @@ def take_waiting(limit: int) -> list[Event]:
     """
     sql = SELECT_WAITING + POSTGRES_LOCKING if db.is_postgres() else SELECT_WAITING
     rows = db.execute(sql, (limit,)).fetchall()
-    return [Event(id=event_id, account=account_id, body=body,
-                  model_version=ModelVersion(name=name, project_name=project_name))
+    return [loaded(Event, id=event_id, account=account_id, body=body,
+                   model_version=loaded(ModelVersion, name=name,
+                                        project_name=project_name))
             for event_id, account_id, body, name, project_name in rows]
 
 
@@ -62,8 +63,9 @@ def take_marked(limit: int, moment: datetime) -> list[Event]:
     """
     rows = db.execute(TAKE_AND_MARK, (moment, limit)).fetchall()
     rows.sort(key=lambda row: row[5])
-    return [Event(id=event_id, account=account_id, body=body,
-                  model_version=ModelVersion(name=name, project_name=project_name))
+    return [loaded(Event, id=event_id, account=account_id, body=body,
+                   model_version=loaded(ModelVersion, name=name,
+                                        project_name=project_name))
             for event_id, account_id, body, name, project_name, _ in rows]
 
 
