@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase
+from psycopg2.extensions import connection as Psycopg2Connection
 
 from app.errors import DependencyUnavailable
 
@@ -62,6 +63,18 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
                                  timeout=10, lock_type="IMMEDIATE")
 
 
+class Connection(Psycopg2Connection):
+    """A psycopg2 connection that knows the statements prepared on its backend.
+
+    A new backend always comes with a new connection object, so a statement is
+    never taken for prepared on a backend that has not seen it.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared: set[str] = set()
+
+
 def _postgres(url: str) -> PooledPostgresqlDatabase:
     parts = urlparse(url)
     # Peewee's pool pings a connection before handing it out again, so one
@@ -76,6 +89,7 @@ def _postgres(url: str) -> PooledPostgresqlDatabase:
         stale_timeout=300,
         timeout=10,
         connect_timeout=5,
+        connection_factory=Connection,
     )
 
 
