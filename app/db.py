@@ -16,10 +16,10 @@ from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 import peewee
-from playhouse.pool import PooledPostgresqlDatabase
 from psycopg2.extensions import connection as Psycopg2Connection
 
 from app.errors import DependencyUnavailable
+from app.pool import Pool
 
 log = logging.getLogger("modelhooks.db")
 
@@ -75,11 +75,11 @@ class Connection(Psycopg2Connection):
         self.prepared: set[str] = set()
 
 
-def _postgres(url: str) -> PooledPostgresqlDatabase:
+def _postgres(url: str) -> Pool:
     parts = urlparse(url)
-    # Peewee's pool pings a connection before handing it out again, so one
-    # whose session ended (a restart, a terminated backend) is replaced.
-    return PooledPostgresqlDatabase(
+    # A connection whose session ended (a restart, a terminated backend) is
+    # replaced when its first statement finds it dead (see ``app.pool``).
+    return Pool(
         unquote(parts.path.lstrip("/")),
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import peewee
+
 from app import db
+
+# PostgreSQL's code for "prepared statement ... does not exist".
+UNKNOWN_STATEMENT = "26000"
 
 
 class Statement:
@@ -28,17 +33,37 @@ class Statement:
         self.sql = sql
         self._prepare = f"PREPARE {name} ({', '.join(types)}) AS {_numbered(sql)}"
         self._execute = f"EXECUTE {name} ({', '.join(['%s'] * len(types))})"
+        self._prepare_and_execute = f"{self._prepare}; {self._execute}"
 
     def run(self, params: Sequence[object] = ()):
         """The cursor of the statement run with ``params``."""
         if not db.is_postgres():
             return db.execute(self.sql, params)
-        prepared = db.database.connection().prepared
-        if self.name not in prepared:
-            # Not undone by a rollback: a prepared statement belongs to the session.
-            db.database.execute_sql(self._prepare)
-            prepared.add(self.name)
-        return db.database.execute_sql(self._execute, params)
+        try:
+            return self._prepared_run(params)
+        except peewee.DatabaseError as error:
+            if not _unknown_statement(error) or db.database.in_transaction():
+                raise
+            # The backend does not know it: the pool swapped a dead connection
+            # for another on this first statement (see ``app.pool``), or the
+            # session was reset. Outside a transaction nothing is lost.
+            db.database.connection().prepared.discard(self.name)
+            return self._prepared_run(params)
+
+    def _prepared_run(self, params: Sequence[object]):
+        if self.name in db.database.connection().prepared:
+            return db.database.execute_sql(self._execute, params)
+        # Both in one round trip. Not undone by a rollback: a prepared
+        # statement belongs to the session.
+        cursor = db.database.execute_sql(self._prepare_and_execute, params)
+        # The connection that ran it: the pool may have swapped a dead one.
+        db.database.connection().prepared.add(self.name)
+        return cursor
+
+
+def _unknown_statement(error: Exception) -> bool:
+    # Peewee raises its own error while handling psycopg2's, which has the code.
+    return getattr(error.__context__, "pgcode", None) == UNKNOWN_STATEMENT
 
 
 def _numbered(sql: str) -> str:
