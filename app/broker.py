@@ -21,6 +21,7 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from app.command import PackedCommand
 from app.errors import DependencyUnavailable
 
 log = logging.getLogger("modelhooks.broker")
@@ -44,6 +45,10 @@ class Broker:
         self.url = url
         self.celery = celery_app or self._publisher(url)
         self._flags = self._flag_client(url)
+        if self._flags is not None:
+            self._set_flag_if_absent = PackedCommand(
+                self._flags, "SET", DRAIN_QUEUED_KEY, 1, "NX", "PX",
+                DRAIN_QUEUED_TTL_MS)
 
     @staticmethod
     def _flag_client(url: str) -> redis.Redis | None:
@@ -73,8 +78,7 @@ class Broker:
         Answers False if the broker is down; the sweep then publishes it.
         """
         try:
-            if self._flags is not None and not self._flags.set(
-                    DRAIN_QUEUED_KEY, 1, nx=True, px=DRAIN_QUEUED_TTL_MS):
+            if self._flags is not None and self._set_flag_if_absent.run() is None:
                 return True  # a drain is queued and will take this event
             self.celery.send_task(DRAIN_TASK, retry=False)
         except (redis.RedisError, KombuOperationalError, OSError) as error:
