@@ -3,10 +3,12 @@
 Peewee's pool sends ``SELECT 1`` on every check-out, to replace a connection
 whose backend ended (a restart, a terminated backend): one statement more for
 every request. This pool lets the first statement a checked-out connection runs
-find that out instead. A first statement that is safe to run twice (a read,
-BEGIN) runs again on a connection that answers when the one it met
-turns out dead. Before any other first statement the pool still pings, as
+find that out instead. A first statement that is safe to run twice (a read, a
+transaction's BEGIN) runs again on a connection that answers when the one it
+met turns out dead. Before any other first statement the pool still pings, as
 Peewee's does: a write whose connection died on the way may have committed.
+
+A transaction's BEGIN is sent with its first statement, in one round trip.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from playhouse.pool import PooledPostgresqlDatabase
 log = logging.getLogger("modelhooks.db")
 
 # First statements that change nothing lasting, so running one again after its
-# connection died cannot do anything twice. A statement prepared by
-# ``app.statement`` is a SELECT if its name says so; it is prepared and run in
-# one go the first time.
+# connection died cannot do anything twice: a BEGIN and what follows it in the
+# same round trip, a read. A statement prepared by ``app.statement`` is a SELECT
+# if its name says so; it is prepared and run in one go the first time.
 RERUNNABLE = ("SELECT", "BEGIN", "PREPARE select_", "EXECUTE select_")
 
 DEAD_CONNECTION_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
@@ -48,6 +50,11 @@ class Pool(PooledPostgresqlDatabase):
         return opened
 
     def execute_sql(self, sql, params=None):
+        begin = self._take_unsent_begin()
+        if begin is not None:
+            # Nothing after BEGIN commits without a COMMIT: still safe to run
+            # twice if the connection was dead.
+            sql = f"{begin}; {sql}"
         if not self._first_statement():
             return super().execute_sql(sql, params)
         if not sql.startswith(RERUNNABLE):
@@ -60,13 +67,31 @@ class Pool(PooledPostgresqlDatabase):
             return super().execute_sql(sql, params)
 
     def begin(self, isolation_level=None) -> None:
-        if not self._first_statement():
-            return super().begin(isolation_level)
-        try:
-            return super().begin(isolation_level)
-        except DEAD_CONNECTION_ERRORS as error:
-            self._replace_or_raise(error)
-            return super().begin(isolation_level)
+        """Start a transaction with its first statement, in the same round trip.
+
+        A transaction that runs no statement then costs none: its COMMIT or
+        ROLLBACK is not sent either.
+        """
+        if isolation_level is None:
+            isolation_level = self._isolation_level
+        statement = "BEGIN"
+        if isolation_level:
+            level = self._adapter.isolation_level_str(isolation_level)
+            statement = f"BEGIN TRANSACTION ISOLATION LEVEL {level}"
+        self._state.unsent_begin = statement
+
+    def commit(self) -> None:
+        if self._take_unsent_begin() is None:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._take_unsent_begin() is None:
+            super().rollback()
+
+    def _take_unsent_begin(self) -> str | None:
+        statement = getattr(self._state, "unsent_begin", None)
+        self._state.unsent_begin = None
+        return statement
 
     def _first_statement(self) -> bool:
         """Whether the statement about to run is the first of this check-out."""

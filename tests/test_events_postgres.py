@@ -10,6 +10,7 @@ import pytest
 from app import db, events
 from app.models import Account, Event, ModelVersion
 from app.statement import Statement
+from tests.conftest import POSTGRES_URL
 
 TRIGGERS = frozenset({"complete"})
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -30,9 +31,12 @@ REPORTS = [
 
 
 @pytest.fixture
-def postgres(database, settings):
-    if settings.is_sqlite:
-        pytest.skip("PostgreSQL only")
+def database_url() -> str:
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres(database):
     return database
 
 

@@ -16,9 +16,12 @@ from tests.conftest import POSTGRES_URL
 
 
 @pytest.fixture
-def pool(database, settings):
-    if settings.is_sqlite:
-        pytest.skip("PostgreSQL only")
+def database_url() -> str:
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def pool(database):
     with db.connection():
         key = accounts.create_account("acme").secret
     return key
@@ -137,3 +140,45 @@ def test_a_session_that_forgot_its_statements_prepares_them_again(pool):
         accounts.authenticate(f"Bearer {pool}")
         db.database.execute_sql("DEALLOCATE ALL")
         assert accounts.authenticate(f"Bearer {pool}").name == "acme"
+
+
+IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+IN_TRANSACTION = psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+
+
+def _transaction_status() -> int:
+    return db.database.connection().info.transaction_status
+
+
+def test_a_transaction_begins_with_its_first_statement(pool):
+    with db.connection():
+        with db.database.atomic():
+            assert _transaction_status() == IDLE
+            Account.create(name="inside")
+            assert _transaction_status() == IN_TRANSACTION
+        assert _transaction_status() == IDLE
+
+
+def test_a_transaction_that_fails_after_its_first_statement_leaves_nothing(pool):
+    with db.connection():
+        with pytest.raises(RuntimeError), db.database.atomic():
+            Account.create(name="rolled-back")
+            raise RuntimeError("the transaction fails")
+        assert _transaction_status() == IDLE
+        assert not Account.select().where(Account.name == "rolled-back").exists()
+
+
+def test_a_transaction_without_statements_sends_nothing(pool):
+    with db.connection():
+        with db.database.atomic():
+            pass
+        with pytest.raises(RuntimeError), db.database.atomic():
+            raise RuntimeError("nothing ran")
+        assert _transaction_status() == IDLE
+        assert Account.select().count() == 1
+
+
+def test_a_transaction_keeps_its_isolation_level(pool):
+    with db.connection(), db.database.atomic(isolation_level=3):
+        level = db.database.execute_sql("SHOW transaction_isolation").fetchone()
+    assert level == ("serializable",)
