@@ -72,6 +72,12 @@ class Pool(PooledPostgresqlDatabase):
         A transaction that runs no statement then costs none: its COMMIT or
         ROLLBACK is not sent either.
         """
+        if self.is_closed():
+            # As Peewee's BEGIN would, through ``cursor()``: connecting later,
+            # with the transaction already pushed, would forget it.
+            if not self.autoconnect:
+                raise peewee.InterfaceError("Error, database connection not opened.")
+            self.connect()
         if isolation_level is None:
             isolation_level = self._isolation_level
         statement = "BEGIN"

@@ -182,3 +182,11 @@ def test_a_transaction_keeps_its_isolation_level(pool):
     with db.connection(), db.database.atomic(isolation_level=3):
         level = db.database.execute_sql("SHOW transaction_isolation").fetchone()
     assert level == ("serializable",)
+
+
+def test_a_transaction_begun_without_a_connection_opens_one_and_keeps_going(pool):
+    db.database.close()
+    with db.database.atomic():
+        Account.create(name="autoconnected")
+    assert Account.select().where(Account.name == "autoconnected").exists()
+    db.database.close()
