@@ -47,6 +47,8 @@ class Pool(PooledPostgresqlDatabase):
         opened = super().connect(reuse_if_open)
         if opened:
             self._state.unchecked = True
+            # A BEGIN noted for a connection handed back is not this one's.
+            self._state.unsent_begin = None
         return opened
 
     def execute_sql(self, sql, params=None):
@@ -123,8 +125,8 @@ class Pool(PooledPostgresqlDatabase):
     def _replace_connection(self) -> None:
         """Swap the thread's dead connection for one that answers a ping.
 
-        Only the connection changes: the thread's transactions (none has begun
-        yet) and connection contexts stay as they are.
+        Only the connection changes: the thread's transactions (none has
+        reached the server yet) and connection contexts stay as they are.
         """
         self._close(self._state.conn, close_conn=True)
         # If one was dead, the others in the pool may be too (a restart):
