@@ -12,19 +12,21 @@ from dataclasses import dataclass
 
 import peewee
 
-from app import db
 from app.errors import InvalidInput, NotFound, Unauthorized
 from app.models import Account, ApiKey, utcnow
+from app.statement import Statement
 
 KEY_PREFIX = "mh_"
 MAX_NAME_LENGTH = 256
 
-# Every request runs it: written once (see ``db.execute``). A revoked key is
+# Every request runs it: prepared once per connection. A revoked key is
 # refused at once because nothing about keys is kept between requests.
-SELECT_LIVE_KEY_ACCOUNT = (
+SELECT_LIVE_KEY_ACCOUNT = Statement(
+    "select_live_key_account",
     "SELECT accounts.id, accounts.name, accounts.created_at"
     " FROM api_keys JOIN accounts ON accounts.id = api_keys.account_id"
-    " WHERE api_keys.key_hash = %s AND api_keys.revoked_at IS NULL"
+    " WHERE api_keys.key_hash = %s AND api_keys.revoked_at IS NULL",
+    ("varchar",),
 )
 
 
@@ -85,7 +87,7 @@ def authenticate(authorization: str | None) -> Account:
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <key>'")
 
-    row = db.execute(SELECT_LIVE_KEY_ACCOUNT, (hash_key(key.strip()),)).fetchone()
+    row = SELECT_LIVE_KEY_ACCOUNT.run((hash_key(key.strip()),)).fetchone()
     if row is None:
         raise Unauthorized("the API key is unknown or revoked")
     account_id, name, created_at = row

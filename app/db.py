@@ -16,9 +16,10 @@ from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 import peewee
-from playhouse.pool import PooledPostgresqlDatabase
+from psycopg2.extensions import connection as Psycopg2Connection
 
 from app.errors import DependencyUnavailable
+from app.pool import Pool
 
 log = logging.getLogger("modelhooks.db")
 
@@ -62,11 +63,23 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
                                  timeout=10, lock_type="IMMEDIATE")
 
 
-def _postgres(url: str) -> PooledPostgresqlDatabase:
+class Connection(Psycopg2Connection):
+    """A psycopg2 connection that knows the statements prepared on its backend.
+
+    A new backend always comes with a new connection object, so a statement is
+    never taken for prepared on a backend that has not seen it.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared: set[str] = set()
+
+
+def _postgres(url: str) -> Pool:
     parts = urlparse(url)
-    # Peewee's pool pings a connection before handing it out again, so one
-    # whose session ended (a restart, a terminated backend) is replaced.
-    return PooledPostgresqlDatabase(
+    # A connection whose session ended (a restart, a terminated backend) is
+    # replaced when its first statement finds it dead (see ``app.pool``).
+    return Pool(
         unquote(parts.path.lstrip("/")),
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
@@ -76,6 +89,7 @@ def _postgres(url: str) -> PooledPostgresqlDatabase:
         stale_timeout=300,
         timeout=10,
         connect_timeout=5,
+        connection_factory=Connection,
     )
 
 

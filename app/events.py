@@ -17,6 +17,7 @@ from typing import Any
 from app import db
 from app.models import Account, ModelVersion, new_id, utcnow
 from app.payload import build_body
+from app.statement import Statement
 
 log = logging.getLogger("modelhooks.events")
 
@@ -45,10 +46,51 @@ UPDATE_VERSION = (
     "UPDATE model_versions SET status = %s, active = %s, predictor_id = %s,"
     " predictor_created_at = %s, updated_at = %s WHERE id = %s"
 )
-INSERT_EVENT = (
+INSERT_EVENT = Statement(
+    "insert_event",
     "INSERT INTO events (id, account_id, model_version_id, old_status, new_status,"
     " changed_at, triggered, body, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    ("varchar", "integer", "integer", "varchar", "varchar", "timestamp", "boolean",
+     "text", "timestamp"),
+)
+# On PostgreSQL the steps of ``_save_version`` in one statement, one round trip:
+# lock the version's row and update it from the report, or make it if there is
+# none. It answers the row as left and its last status; no row if a concurrent
+# report made the version first (the INSERT then waited for it and did nothing).
+# The INSERT's SELECT only runs, and only takes an id, when no row was locked.
+# $1-$4 the version's key, $5 status, $6 active, $7 predictor_id (NULL: keep,
+# or assign the row id), $8 whether predictor_created_at was given, $9 its
+# value, $10 now.
+SAVE_VERSION = Statement(
+    "save_version",
+    "WITH stored AS ("
+    " SELECT id, status, active, predictor_id, predictor_created_at"
+    " FROM model_versions"
+    " WHERE account_id = $1 AND project_name = $2 AND name = $3 AND version = $4"
+    " FOR UPDATE),"
+    " updated AS ("
+    " UPDATE model_versions AS target SET status = $5,"
+    " active = COALESCE($6, stored.active),"
+    " predictor_id = COALESCE($7, stored.predictor_id, stored.id),"
+    " predictor_created_at = CASE WHEN $8 THEN $9"
+    " ELSE stored.predictor_created_at END,"
+    " updated_at = $10"
+    " FROM stored WHERE target.id = stored.id"
+    " RETURNING target.id, stored.status AS last_status, target.active,"
+    " target.predictor_id, target.predictor_created_at),"
+    " made AS ("
+    " INSERT INTO model_versions (id, account_id, project_name, name, version,"
+    " predictor_id, active, status, predictor_created_at, updated_at)"
+    " SELECT fresh.id, $1, $2, $3, $4, COALESCE($7, fresh.id), COALESCE($6, true),"
+    " $5, COALESCE($9, $10), $10"
+    " FROM (SELECT nextval('model_versions_id_seq') AS id) AS fresh"
+    " WHERE NOT EXISTS (SELECT FROM stored)"
+    " ON CONFLICT DO NOTHING"
+    " RETURNING id, NULL::varchar, active, predictor_id, predictor_created_at)"
+    " SELECT * FROM updated UNION ALL SELECT * FROM made",
+    ("integer", "varchar", "varchar", "integer", "varchar", "boolean", "bigint",
+     "boolean", "timestamp", "timestamp"),
 )
 
 
@@ -90,8 +132,8 @@ def _record(account_id, report, trigger_statuses) -> StatusChange:
     changed_at = _naive_utc(report.get("changed_at")) or utcnow()
     body = _body(report, version, old_status, changed_at)
     event_id = new_id("evt")
-    db.execute(INSERT_EVENT, (event_id, account_id, version.id, old_status, new_status,
-                              changed_at, triggered, body, utcnow()))
+    INSERT_EVENT.run((event_id, account_id, version.id, old_status, new_status,
+                      changed_at, triggered, body, utcnow()))
 
     log.info("event %s: %s/%s v%d %s -> %s (triggered=%s)", event_id,
              report["project_name"], report["name"], report["version"], old_status,
@@ -106,6 +148,28 @@ def _save_version(account_id: int, report: dict[str, Any]
     Its row stays locked until the transaction ends, so that two reports of
     one version take turns.
     """
+    if db.is_postgres():
+        return _saved_in_one_statement(account_id, report)
+    return _saved_step_by_step(account_id, report)
+
+
+def _saved_in_one_statement(account_id: int, report: dict[str, Any]
+                            ) -> tuple[VersionState, str | None]:
+    params = (account_id, report["project_name"], report["name"], report["version"],
+              report["status"], report.get("active"), report.get("predictor_id"),
+              "predictor_created_at" in report,
+              _naive_utc(report.get("predictor_created_at")), utcnow())
+    row = SAVE_VERSION.run(params).fetchone()
+    if row is None:
+        # A concurrent report made the row first: now it is there to lock.
+        row = SAVE_VERSION.run(params).fetchone()
+    id_, last_status, active, predictor_id, created = row
+    version = VersionState(id_, report["status"], active, predictor_id, created)
+    return version, last_status
+
+
+def _saved_step_by_step(account_id: int, report: dict[str, Any]
+                        ) -> tuple[VersionState, str | None]:
     stored = _locked_version(account_id, report)
     if stored is None:
         made = _insert_version(account_id, report)

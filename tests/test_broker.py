@@ -56,3 +56,19 @@ def test_a_broker_that_is_down_answers_false_and_the_event_waits_for_the_sweep(
     assert broker.publish_fan_out("evt_9") is False
 
     assert "event evt_9: could not publish its fan-out; the sweep will" in caplog.text
+
+
+def test_the_flag_survives_redis_closing_the_connection_it_kept(queue_redis):
+    broker = Broker(REDIS_URL)
+    broker.publish_fan_out("evt_1")
+    broker.release_flag()
+    kept = [client["id"] for client in queue_redis.client_list()
+            if client["cmd"] in ("set", "ltrim", "del")]
+    assert kept
+    for client_id in kept:
+        queue_redis.client_kill_filter(_id=client_id)
+
+    assert broker.publish_fan_out("evt_2") is True
+
+    assert queued_tasks(queue_redis) == [DRAIN_TASK, DRAIN_TASK]
+    assert 0 < queue_redis.pttl(DRAIN_QUEUED_KEY) <= 5_000

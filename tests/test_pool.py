@@ -1,0 +1,192 @@
+"""The PostgreSQL pool: no ping on check-out, and a dead connection found by
+the first statement is replaced without the request noticing."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import psycopg2
+import pytest
+
+from app import accounts, db, events
+from app.models import Account, Event
+from tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture
+def database_url() -> str:
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def pool(database):
+    with db.connection():
+        key = accounts.create_account("acme").secret
+    return key
+
+
+@pytest.fixture
+def killer():
+    connection = psycopg2.connect(POSTGRES_URL)
+    connection.autocommit = True
+    yield connection
+    connection.close()
+
+
+def _pooled_backends(count: int = 1) -> list[int]:
+    """Check out ``count`` connections at once and hand them back: their pids."""
+    pids, done, ready = [], threading.Event(), threading.Barrier(count + 1)
+
+    def hold() -> None:
+        with db.connection():
+            pids.append(db.database.connection().info.backend_pid)
+            ready.wait(5)
+            done.wait(5)
+
+    threads = [threading.Thread(target=hold) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    ready.wait(5)
+    done.set()
+    for thread in threads:
+        thread.join(5)
+    return pids
+
+
+def _terminate(killer, pid: int) -> None:
+    cursor = killer.cursor()
+    cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+        if cursor.fetchone() == (0,):
+            return
+        time.sleep(0.01)
+
+
+def test_a_check_out_sends_no_statement(pool, monkeypatch):
+    _pooled_backends()
+    pings = []
+    adapter = db.database.obj._adapter
+    monkeypatch.setattr(adapter, "is_connection_closed",
+                        lambda conn: pings.append(conn) or False)
+    with db.connection():
+        accounts.authenticate(f"Bearer {pool}")
+    assert pings == []
+
+
+def test_a_key_lookup_on_a_dead_connection_runs_again_on_a_new_one(pool, killer):
+    [pid] = _pooled_backends()
+    _terminate(killer, pid)
+
+    with db.connection():
+        assert accounts.authenticate(f"Bearer {pool}").name == "acme"
+        assert db.database.connection().info.backend_pid != pid
+
+
+def test_a_write_first_on_a_dead_connection_is_sent_once_on_a_new_one(pool, killer):
+    [pid] = _pooled_backends()
+    _terminate(killer, pid)
+
+    with db.connection():
+        Account.create(name="written-once")
+    with db.connection():
+        assert Account.select().where(Account.name == "written-once").count() == 1
+
+
+def test_a_transaction_on_a_dead_connection_begins_on_a_new_one(pool, killer):
+    with db.connection():
+        account = accounts.authenticate(f"Bearer {pool}")
+    [pid] = _pooled_backends()
+    _terminate(killer, pid)
+
+    with db.connection():
+        change = events.record(account, {"project_name": "p", "name": "m",
+                                         "version": 1, "status": "complete"},
+                               frozenset({"complete"}))
+        assert Event.get_by_id(change.event_id).new_status == "complete"
+
+
+def test_when_every_pooled_connection_is_dead_a_new_one_is_made(pool, killer):
+    pids = _pooled_backends(3)
+    for pid in pids:
+        _terminate(killer, pid)
+
+    with db.connection():
+        assert accounts.authenticate(f"Bearer {pool}").name == "acme"
+        assert db.database.connection().info.backend_pid not in pids
+
+
+def test_a_termination_racing_the_first_statement_never_fails_the_request(
+        pool, killer):
+    failures = []
+    for _ in range(100):
+        [pid] = _pooled_backends()
+        kill = threading.Timer(random.uniform(0, 0.003), _terminate, (killer, pid))
+        kill.start()
+        try:
+            with db.connection():
+                accounts.authenticate(f"Bearer {pool}")
+        except Exception as error:
+            failures.append(error)
+        kill.join(5)
+    assert failures == []
+
+
+def test_a_session_that_forgot_its_statements_prepares_them_again(pool):
+    with db.connection():
+        accounts.authenticate(f"Bearer {pool}")
+        db.database.execute_sql("DEALLOCATE ALL")
+        assert accounts.authenticate(f"Bearer {pool}").name == "acme"
+
+
+IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+IN_TRANSACTION = psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+
+
+def _transaction_status() -> int:
+    return db.database.connection().info.transaction_status
+
+
+def test_a_transaction_begins_with_its_first_statement(pool):
+    with db.connection():
+        with db.database.atomic():
+            assert _transaction_status() == IDLE
+            Account.create(name="inside")
+            assert _transaction_status() == IN_TRANSACTION
+        assert _transaction_status() == IDLE
+
+
+def test_a_transaction_that_fails_after_its_first_statement_leaves_nothing(pool):
+    with db.connection():
+        with pytest.raises(RuntimeError), db.database.atomic():
+            Account.create(name="rolled-back")
+            raise RuntimeError("the transaction fails")
+        assert _transaction_status() == IDLE
+        assert not Account.select().where(Account.name == "rolled-back").exists()
+
+
+def test_a_transaction_without_statements_sends_nothing(pool):
+    with db.connection():
+        with db.database.atomic():
+            pass
+        with pytest.raises(RuntimeError), db.database.atomic():
+            raise RuntimeError("nothing ran")
+        assert _transaction_status() == IDLE
+        assert Account.select().count() == 1
+
+
+def test_a_transaction_keeps_its_isolation_level(pool):
+    with db.connection(), db.database.atomic(isolation_level=3):
+        level = db.database.execute_sql("SHOW transaction_isolation").fetchone()
+    assert level == ("serializable",)
+
+
+def test_a_transaction_begun_without_a_connection_opens_one_and_keeps_going(pool):
+    db.database.close()
+    with db.database.atomic():
+        Account.create(name="autoconnected")
+    assert Account.select().where(Account.name == "autoconnected").exists()
+    db.database.close()
