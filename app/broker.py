@@ -25,6 +25,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from app.errors import DependencyUnavailable
+from app.packed import PackedCommands
 
 log = logging.getLogger("modelhooks.broker")
 
@@ -48,6 +49,12 @@ class Broker:
         self.url = url
         self.celery = celery_app or self._publisher(url)
         self._flags = self._flag_client(url)
+        if self._flags is not None:
+            self._raise_or_wake = PackedCommands(self._flags, [
+                ("SET", DRAIN_QUEUED_KEY, 1, "NX", "PX", DRAIN_QUEUED_TTL_MS),
+                ("LPUSH", DRAIN_WAKE_KEY, 1),
+                ("LTRIM", DRAIN_WAKE_KEY, 0, 0),
+            ])
 
     @staticmethod
     def _flag_client(url: str) -> redis.Redis | None:
@@ -95,12 +102,8 @@ class Broker:
         it already answered by its first look. The list keeps one wake-up at
         most, however many events leave one before a drain takes it.
         """
-        pipe = self._flags.pipeline(transaction=False)
-        pipe.set(DRAIN_QUEUED_KEY, 1, nx=True, px=DRAIN_QUEUED_TTL_MS)
-        pipe.lpush(DRAIN_WAKE_KEY, 1)
-        pipe.ltrim(DRAIN_WAKE_KEY, 0, 0)
-        raised, _, _ = pipe.execute()
-        return bool(raised)
+        raised, _, _ = self._raise_or_wake.run()
+        return raised is not None
 
     @property
     def can_watch(self) -> bool:
