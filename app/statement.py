@@ -62,10 +62,12 @@ class Statement:
         # the backend even when the EXECUTE fails and its transaction rolls
         # back, and sending it again would fail as a duplicate.
         connection.prepared.add(self.name)
-        cursor = db.database.execute_sql(self._prepare_and_execute, params)
-        # The connection that ran it: the pool may have swapped a dead one.
-        db.database.connection().prepared.add(self.name)
-        return cursor
+        try:
+            return db.database.execute_sql(self._prepare_and_execute, params)
+        finally:
+            # The connection that ran it, failed or not: the pool may have
+            # swapped a dead one for it, which then kept the PREPARE too.
+            db.database.connection().prepared.add(self.name)
 
 
 def _unknown_statement(error: Exception) -> bool:

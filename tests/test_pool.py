@@ -7,11 +7,13 @@ import random
 import threading
 import time
 
+import peewee
 import psycopg2
 import pytest
 
 from app import accounts, db, events
 from app.models import Account, Event
+from app.statement import Statement
 from tests.conftest import POSTGRES_URL
 
 
@@ -24,6 +26,9 @@ def database_url() -> str:
 def pool(database):
     with db.connection():
         key = accounts.create_account("acme").secret
+    # The migration left this thread a connection open, which every
+    # db.connection() below would reuse: the pooled ones would never be met.
+    db.database.close()
     return key
 
 
@@ -190,3 +195,21 @@ def test_a_transaction_begun_without_a_connection_opens_one_and_keeps_going(pool
         Account.create(name="autoconnected")
     assert Account.select().where(Account.name == "autoconnected").exists()
     db.database.close()
+
+
+RATIO = Statement("select_pool_ratio", "SELECT 10 / %s", ("integer",))
+
+
+def test_a_statement_that_fails_on_the_connection_replacing_a_dead_one_stays_known(
+        pool, killer):
+    # Its first run met a dead connection and ran again on a new one, where
+    # the PREPARE stayed although the EXECUTE failed: that one must know it.
+    [pid] = _pooled_backends()
+    _terminate(killer, pid)
+
+    with db.connection():
+        with pytest.raises(peewee.DataError), db.database.atomic():
+            RATIO.run((0,))
+        assert db.database.connection().info.backend_pid != pid
+
+        assert RATIO.run((2,)).fetchone() == (5,)
