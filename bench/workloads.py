@@ -118,13 +118,14 @@ class Bench:
     def deliveries(self, name: str, *, events: int, callbacks: int, mode: str = "ok",
                    pace: float | None = None, in_flight: int = 32,
                    attempt: dict | None = None, expect_attempts: int = 1,
-                   limit: float | None = None, timeout: float = 300.0) -> Row:
+                   limit: float | None = None, timeout: float = 300.0,
+                   tag: str | None = None) -> Row:
         """``events`` status changes each matching ``callbacks`` callbacks.
 
         Latency runs from the start of the producer's request to the arrival
         of the delivery's last expected attempt at the receiver.
         """
-        tag = name.lower()
+        tag = tag or name.lower()
         key, account_id = self._new_account()
         self._add_callbacks(account_id, callbacks, f"{self.receiver}/{mode}/{tag}",
                             attempt or {})
