@@ -91,7 +91,7 @@ class Broker:
             log.warning("event %s: could not publish its fan-out; the sweep will: %s",
                         event_id, error)
             # The flag may stand for a drain that never reached the queue.
-            self._clear_queued_flag()
+            self.release_flag()
             return False
         return True
 
@@ -122,10 +122,6 @@ class Broker:
         if self._flags is not None:
             self._flags.set(DRAIN_QUEUED_KEY, 1, px=DRAIN_QUEUED_TTL_MS)
 
-    def release_flag(self) -> None:
-        """Put the flag down: events stored from now on ask for another drain."""
-        self._clear_queued_flag()
-
     def wait_for_wake(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for an event's wake-up; True if one came.
 
@@ -144,11 +140,12 @@ class Broker:
             self.celery.send_task(DRAIN_TASK, retry=False)
         except (redis.RedisError, KombuOperationalError, OSError) as error:
             log.warning("could not publish a drain; the sweep will: %s", error)
-            self._clear_queued_flag()
+            self.release_flag()
             return False
         return True
 
-    def _clear_queued_flag(self) -> None:
+    def release_flag(self) -> None:
+        """Put the flag down: events stored from now on ask for another drain."""
         if self._flags is None:
             return
         try:
