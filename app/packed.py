@@ -1,16 +1,14 @@
-"""Redis commands packed once and sent together on a connection each thread
-keeps.
+"""Redis commands packed once and sent together.
 
-redis-py checks a connection out of its pool, packs every command and wraps
-the call in its retry machinery each time: for the commands every report
-sends (the queued-drain flag and the wake-up) that was a tenth of the web
-process's CPU. Here the bytes are made once, and one write and one read of
-the replies serve each report.
+redis-py packs every command and wraps the call in its retry machinery each
+time: for the commands every report sends (the queued-drain flag and the
+wake-up) its pipeline was a tenth of the web process's CPU. Here the bytes
+are made once, and one write and one read of the replies serve each report,
+on a connection of the client's own pool.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import redis
@@ -27,7 +25,6 @@ class PackedCommands:
         self._packed = [part for command in commands
                         for part in packer.pack_command(*command)]
         self._count = len(commands)
-        self._local = threading.local()
 
     def run(self) -> list[object]:
         try:
@@ -38,7 +35,9 @@ class PackedCommands:
             return self._send()
 
     def _send(self) -> list[object]:
-        connection = self._connection()
+        # From the pool and back to it: a connection kept per thread leaked
+        # one for every thread of a server that starts one per request.
+        connection = self._pool.get_connection()
         try:
             connection.send_packed_command(self._packed)
             return [connection.read_response() for _ in range(self._count)]
@@ -46,11 +45,5 @@ class PackedCommands:
             # The next send connects again rather than read a stale reply.
             connection.disconnect()
             raise
-
-    def _connection(self) -> redis.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            # Kept for the thread's life, never handed back: the thread sends
-            # one batch at a time, and the pool would only hand it out again.
-            connection = self._local.connection = self._pool.make_connection()
-        return connection
+        finally:
+            self._pool.release(connection)

@@ -72,3 +72,21 @@ def test_the_flag_survives_redis_closing_the_connection_it_kept(queue_redis):
 
     assert queued_tasks(queue_redis) == [DRAIN_TASK, DRAIN_TASK]
     assert 0 < queue_redis.pttl(DRAIN_QUEUED_KEY) <= 5_000
+
+
+def test_reports_from_many_short_lived_threads_use_no_connection_each(queue_redis):
+    # A server that starts a thread per request (werkzeug's, in tests and
+    # development): each report's thread ends, its connection must not stay.
+    import threading
+
+    broker = Broker(REDIS_URL)
+    answers = []
+    for number in range(200):
+        thread = threading.Thread(
+            target=lambda n=number: answers.append(broker.publish_fan_out(f"evt_{n}")))
+        thread.start()
+        thread.join()
+
+    pool = broker._flags.connection_pool
+    assert answers == [True] * 200
+    assert pool._created_connections <= 2
