@@ -133,6 +133,10 @@ class Pool(PooledPostgresqlDatabase):
         # Peewee's check-out, which pings each, finds one that is not.
         self._state.pinging = True
         try:
-            self._state.conn = self._connect()
+            # As Peewee's own connect does: a server that refuses (down, or
+            # shutting down) is the database's OperationalError, which the
+            # API answers with 503, not the driver's, which would be a 500.
+            with peewee.__exception_wrapper__:
+                self._state.conn = self._connect()
         finally:
             self._state.pinging = False

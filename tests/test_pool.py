@@ -213,3 +213,28 @@ def test_a_statement_that_fails_on_the_connection_replacing_a_dead_one_stays_kno
         assert db.database.connection().info.backend_pid != pid
 
         assert RATIO.run((2,)).fetchone() == (5,)
+
+
+def test_a_dead_connection_whose_server_refuses_a_new_one_is_a_database_error(
+        pool, killer):
+    # The server went away: the first statement meets a terminated session,
+    # and the connection made to replace it is refused.
+    [pid] = _pooled_backends()
+    _terminate(killer, pid)
+    params = db.database.obj.connect_params
+    real_port = params.get("port")
+    params["port"] = _closed_port()
+
+    try:
+        with pytest.raises(peewee.OperationalError), db.connection():
+            accounts.authenticate(f"Bearer {pool}")
+    finally:
+        params["port"] = real_port
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
