@@ -48,11 +48,7 @@ def take_waiting(limit: int) -> list[Event]:
     events are still this batch's to fan out.
     """
     sql = SELECT_WAITING + POSTGRES_LOCKING if db.is_postgres() else SELECT_WAITING
-    rows = db.execute(sql, (limit,)).fetchall()
-    return [loaded(Event, id=event_id, account=account_id, body=body,
-                   model_version=loaded(ModelVersion, name=name,
-                                        project_name=project_name))
-            for event_id, account_id, body, name, project_name in rows]
+    return _events(db.execute(sql, (limit,)).fetchall())
 
 
 def take_marked(limit: int, moment: datetime) -> list[Event]:
@@ -62,11 +58,8 @@ def take_marked(limit: int, moment: datetime) -> list[Event]:
     ends, and those the batch leaves out go back with ``put_back``.
     """
     rows = db.execute(TAKE_AND_MARK, (moment, limit)).fetchall()
-    rows.sort(key=lambda row: row[5])
-    return [loaded(Event, id=event_id, account=account_id, body=body,
-                   model_version=loaded(ModelVersion, name=name,
-                                        project_name=project_name))
-            for event_id, account_id, body, name, project_name, _ in rows]
+    oldest_first = sorted(rows, key=lambda row: row[-1])  # by created_at
+    return _events([row[:-1] for row in oldest_first])
 
 
 def put_back(events: list[Event]) -> None:
@@ -74,6 +67,14 @@ def put_back(events: list[Event]) -> None:
     if events:
         db.execute(PUT_BACK.format(ids=bulk.placeholders(len(events))),
                    [event.id for event in events])
+
+
+def _events(rows) -> list[Event]:
+    """Events of rows (id, account, body, model name, project name)."""
+    return [loaded(Event, id=event_id, account=account_id, body=body,
+                   model_version=loaded(ModelVersion, name=name,
+                                        project_name=project_name))
+            for event_id, account_id, body, name, project_name in rows]
 
 
 def mark_fanned_out(events: list[Event], moment: datetime) -> set[str]:

@@ -107,17 +107,18 @@ class Sender:
         """PostgreSQL: the events are taken and marked at once; those beyond
         the wave go back to the outbox before the transaction ends."""
         taken = outbox.take_marked(limit, utcnow())
-        wave = self._match_one_wave(taken)
+        wave, more = self._one_wave(taken, limit)
         outbox.put_back(taken[len(wave):])
-        more = len(taken) == limit or len(wave) < len(taken)
 
         return [event for event, _ in wave], self._made(wave), more
 
     def _take_one_wave(self, limit: int) -> tuple[list[Match], bool]:
-        taken = outbox.take_waiting(limit)
+        return self._one_wave(outbox.take_waiting(limit), limit)
+
+    def _one_wave(self, taken: list[Event], limit: int) -> tuple[list[Match], bool]:
+        """The wave of ``taken``, and whether more events may be waiting."""
         wave = self._match_one_wave(taken)
-        more = len(taken) == limit or len(wave) < len(taken)
-        return wave, more
+        return wave, len(taken) == limit or len(wave) < len(taken)
 
     def _create(self, wave: list[Match]) -> tuple[list[Event], list[Delivery]]:
         """SQLite: in the write lock, the wave read before it, as it still is.
