@@ -13,7 +13,7 @@ from typing import Any
 from app import bulk, db, patterns, targets
 from app.config import Settings
 from app.errors import NotFound
-from app.models import Account, Callback, loaded, utcnow
+from app.models import Account, Callback, loaded, new_stamp, utcnow
 from app.payload import http_date
 from app.signing import new_secret
 
@@ -27,16 +27,20 @@ def create(
     """Store a new callback from validated ``data`` (url, filter, attempt)."""
     _check(data, settings, resolve)
 
-    return Callback.create(
-        account=account,
-        url=data["url"],
-        model_name_pattern=data["filter"]["model_name"],
-        project_name_pattern=data["filter"]["project_name"],
-        attempt_count=data["attempt"]["count"],
-        attempt_interval=data["attempt"]["interval"],
-        attempt_http_timeout=data["attempt"]["http_timeout"],
-        secret=new_secret(),
-    )
+    def store() -> Callback:
+        _stamp_change(account.id)
+        return Callback.create(
+            account=account,
+            url=data["url"],
+            model_name_pattern=data["filter"]["model_name"],
+            project_name_pattern=data["filter"]["project_name"],
+            attempt_count=data["attempt"]["count"],
+            attempt_interval=data["attempt"]["interval"],
+            attempt_http_timeout=data["attempt"]["http_timeout"],
+            secret=new_secret(),
+        )
+
+    return db.atomic(store)
 
 
 # Ids are 64-bit integers in the database; a larger one names nothing.
@@ -119,20 +123,50 @@ def update(
         callback.disabled_reason = None
 
     callback.updated_at = utcnow()
-    callback.save()
+
+    def store() -> None:
+        _stamp_change(account.id)
+        callback.save()
+
+    db.atomic(store)
     return callback
 
 
 def delete(account: Account, callback_id: int) -> None:
     """Remove a callback; its deliveries, pending retries included, go with it."""
-    get(account, callback_id).delete_instance()
+    callback = get(account, callback_id)
+
+    def remove() -> None:
+        _stamp_change(account.id)
+        callback.delete_instance()
+
+    db.atomic(remove)
 
 
 def disable(callback_id: int, reason: str) -> None:
     """Stop sending to a callback until its owner enables it again."""
-    Callback.update(enabled=False, disabled_reason=reason, updated_at=utcnow()).where(
-        Callback.id == callback_id
-    ).execute()
+    def store() -> None:
+        db.execute(NEW_STAMP_OF_OWNER, (new_stamp(), callback_id))
+        Callback.update(enabled=False, disabled_reason=reason,
+                        updated_at=utcnow()).where(Callback.id == callback_id).execute()
+
+    db.atomic(store)
+
+
+# Every change to an account's callbacks draws the account a new stamp first,
+# in its own transaction, so that a worker's copy of them is never used past
+# it (see ``workers.callback_cache``). First, because the account's row is
+# then the first lock every change takes: two changes queue on it instead of
+# each holding a callback the other wants.
+NEW_STAMP = "UPDATE accounts SET callbacks_stamp = %s WHERE id = %s"
+NEW_STAMP_OF_OWNER = (
+    "UPDATE accounts SET callbacks_stamp = %s"
+    " WHERE id = (SELECT account_id FROM callbacks WHERE id = %s)"
+)
+
+
+def _stamp_change(account_id: int) -> None:
+    db.execute(NEW_STAMP, (new_stamp(), account_id))
 
 
 def to_dict(callback: Callback, *, with_secret: bool = False) -> dict[str, Any]:

@@ -47,6 +47,9 @@ class Settings:
     # How long a drain with nothing to do keeps watching for new events
     # (seconds; 0: it ends as soon as none is waiting).
     drain_linger: float = 10.0
+    # Callbacks a worker process keeps matched, across accounts (about 1.6 KB
+    # each; 0 keeps none): see ``workers.callback_cache``.
+    callback_cache: int = 5000
     log_level: str = "INFO"
 
     @property
@@ -76,6 +79,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
                                             1, 7 * 86400),
         fan_out_concurrency=_integer(env, "MODELHOOKS_FAN_OUT_CONCURRENCY", 50, 1, 500),
         drain_linger=_number(env, "MODELHOOKS_DRAIN_LINGER", 10.0, 0, 50),
+        callback_cache=_integer(env, "MODELHOOKS_CALLBACK_CACHE", 5000, 0, 1_000_000),
         log_level=_choice(env, "MODELHOOKS_LOG_LEVEL", "INFO",
                           ("DEBUG", "INFO", "WARNING", "ERROR")),
     )

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable
 
 import peewee
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
 
 from app import models
 from app.db import database
@@ -53,6 +55,18 @@ def _drop_prefix_indexes() -> None:
         database.execute_sql(f"DROP INDEX IF EXISTS {name}")
 
 
+def _stamp_callback_changes() -> None:
+    # Databases made by an earlier release (the first schema of a new one
+    # already has the column). The accounts there start with one stamp
+    # between them: a worker keeps callbacks per account, so sharing it is
+    # harmless.
+    columns = {column.name for column in database.get_columns("accounts")}
+    if "callbacks_stamp" not in columns:
+        migrator = SchemaMigrator.from_database(database)
+        migrate_schema(migrator.add_column("accounts", "callbacks_stamp",
+                                           models.Account.callbacks_stamp))
+
+
 REDUNDANT_INDEXES = ("delivery_event_id", "delivery_callback_id", "attempt_delivery_id")
 
 MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
@@ -61,6 +75,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[], None]]] = [
     (2, "index of the events waiting to be fanned out", _index_waiting_events),
     (3, "no index of a foreign key that another index begins with",
      _drop_prefix_indexes),
+    (4, "a stamp of each account's callbacks, drawn anew by every change",
+     _stamp_callback_changes),
 ]
 
 

@@ -35,6 +35,11 @@ def loaded(model: type[ModelT], **values) -> ModelT:
     return model(__no_default__=True, **values)
 
 
+def new_stamp() -> int:
+    """A random 62-bit number, to mark one state of something (see ``Account``)."""
+    return secrets.randbits(62)
+
+
 def new_id(prefix: str) -> str:
     """A random, URL-safe public id such as ``msg_2Jc9…`` (128 bits)."""
     return f"{prefix}_{secrets.token_hex(16)}"
@@ -65,6 +70,14 @@ class Account(BaseModel):
 
     name = peewee.CharField(max_length=256, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # Drawn anew by every change to the account's callbacks, in the
+    # transaction that makes it (``app.callbacks``): a worker keeps the
+    # callbacks it matched for as long as the stamp stays the same. Random,
+    # not counted, so that an account made again under an id used before
+    # (SQLite, a restored backup, a test's truncated tables) never meets the
+    # stamp of the one before. Rows written without Peewee start at 0.
+    callbacks_stamp = peewee.BigIntegerField(default=new_stamp,
+                                             constraints=[peewee.SQL("DEFAULT 0")])
 
     class Meta:
         table_name = "accounts"

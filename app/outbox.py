@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from app import bulk, db
-from app.models import Event, ModelVersion, loaded
+from app.models import Account, Event, ModelVersion, loaded
 
 # Written once as SQL text: every batch of the drain runs it.
 SELECT_WAITING = (
     "SELECT events.id, events.account_id, events.body,"
-    " model_versions.name, model_versions.project_name"
+    " model_versions.name, model_versions.project_name, accounts.callbacks_stamp"
     " FROM events JOIN model_versions ON model_versions.id = events.model_version_id"
+    " JOIN accounts ON accounts.id = events.account_id"
     " WHERE events.triggered AND events.fanned_out_at IS NULL"
     " ORDER BY events.created_at LIMIT %s"
 )
@@ -29,18 +30,21 @@ POSTGRES_LOCKING = " FOR UPDATE OF events SKIP LOCKED"
 # trip less for every batch). The order is the caller's to restore: an
 # UPDATE's RETURNING keeps none.
 TAKE_AND_MARK = (
-    "UPDATE events SET fanned_out_at = %s FROM model_versions"
-    " WHERE model_versions.id = events.model_version_id AND events.id IN ("
+    "UPDATE events SET fanned_out_at = %s FROM model_versions, accounts"
+    " WHERE model_versions.id = events.model_version_id"
+    " AND accounts.id = events.account_id AND events.id IN ("
     "SELECT id FROM events WHERE triggered AND fanned_out_at IS NULL"
     " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)"
     " RETURNING events.id, events.account_id, events.body,"
-    " model_versions.name, model_versions.project_name, events.created_at"
+    " model_versions.name, model_versions.project_name,"
+    " accounts.callbacks_stamp, events.created_at"
 )
 PUT_BACK = "UPDATE events SET fanned_out_at = NULL WHERE id IN ({ids})"
 
 
 def take_waiting(limit: int) -> list[Event]:
-    """Up to ``limit`` waiting events, oldest first, with their model's names.
+    """Up to ``limit`` waiting events, oldest first, with their model's names
+    and their account's ``callbacks_stamp``.
 
     On PostgreSQL, call it inside the batch's transaction: the events stay
     locked until it ends and a worker taking a batch at the same moment skips
@@ -70,11 +74,15 @@ def put_back(events: list[Event]) -> None:
 
 
 def _events(rows) -> list[Event]:
-    """Events of rows (id, account, body, model name, project name)."""
-    return [loaded(Event, id=event_id, account=account_id, body=body,
+    """Events of rows (id, account, body, model name, project name, the
+    account's callbacks stamp)."""
+    return [loaded(Event, id=event_id, body=body,
+                   account=loaded(Account, id=account_id,
+                                  callbacks_stamp=callbacks_stamp),
                    model_version=loaded(ModelVersion, name=name,
                                         project_name=project_name))
-            for event_id, account_id, body, name, project_name in rows]
+            for event_id, account_id, body, name, project_name, callbacks_stamp
+            in rows]
 
 
 def mark_fanned_out(events: list[Event], moment: datetime) -> set[str]:

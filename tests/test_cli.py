@@ -26,7 +26,7 @@ def test_migrate_is_idempotent(run):
     second = run("migrate")
 
     assert first.exit_code == 0
-    assert first.output.strip() == "applied migrations: 1, 2, 3"
+    assert first.output.strip() == "applied migrations: 1, 2, 3, 4"
     assert second.exit_code == 0 and second.output.strip() == "schema is up to date"
 
 

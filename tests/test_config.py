@@ -16,6 +16,7 @@ def test_an_empty_environment_gives_the_embedded_defaults():
     assert settings.allow_private_targets is False
     assert settings.trigger_statuses == frozenset({"complete", "error"})
     assert settings.drain_linger == 10.0
+    assert settings.callback_cache == 5000
 
 
 def test_values_are_read_from_the_heroku_style_variables():
@@ -26,6 +27,7 @@ def test_values_are_read_from_the_heroku_style_variables():
         "MODELHOOKS_ALLOW_PRIVATE_TARGETS": "TRUE",
         "MODELHOOKS_TRIGGER_STATUSES": "complete, error,failed",
         "MODELHOOKS_DRAIN_LINGER": "0",
+        "MODELHOOKS_CALLBACK_CACHE": "0",
     })
 
     assert settings.database_url == "postgresql://u@db:5432/hooks"
@@ -34,6 +36,7 @@ def test_values_are_read_from_the_heroku_style_variables():
     assert settings.allow_private_targets is True
     assert settings.trigger_statuses == frozenset({"complete", "error", "failed"})
     assert settings.drain_linger == 0.0
+    assert settings.callback_cache == 0
 
 
 @pytest.mark.parametrize(
@@ -56,6 +59,10 @@ def test_values_are_read_from_the_heroku_style_variables():
          "MODELHOOKS_TRIGGER_STATUSES: must list at least one status; got ','"),
         ("MODELHOOKS_DRAIN_LINGER", "61",
          "MODELHOOKS_DRAIN_LINGER: must be between 0 and 50; got '61'"),
+        ("MODELHOOKS_CALLBACK_CACHE", "5k",
+         "MODELHOOKS_CALLBACK_CACHE: must be a whole number; got '5k'"),
+        ("MODELHOOKS_CALLBACK_CACHE", "-1",
+         "MODELHOOKS_CALLBACK_CACHE: must be between 0 and 1000000; got '-1'"),
         ("MODELHOOKS_LOG_LEVEL", "LOUD",
          "MODELHOOKS_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR; "
          "got 'LOUD'"),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app import db, migrations, outbox
+from app import accounts, db, migrations, outbox
 from app.db import database as db_proxy
-from app.models import ALL_MODELS
+from app.models import ALL_MODELS, Account
 
 
 def test_migrate_creates_every_table_and_records_itself(database):
@@ -64,3 +64,19 @@ def test_a_first_release_schema_loses_its_redundant_indexes(database):
         names = {index.name for table in ("deliveries", "attempts")
                  for index in db_proxy.get_indexes(table)}
     assert names.isdisjoint(migrations.REDUNDANT_INDEXES)
+
+
+def test_a_third_release_schema_gains_the_callbacks_stamp(database):
+    # A database made by the third release: accounts without the stamp.
+    with db.connection():
+        account = accounts.create_account("acme").account
+        db_proxy.execute_sql("ALTER TABLE accounts DROP COLUMN callbacks_stamp")
+        migrations.SchemaMigration.delete().where(
+            migrations.SchemaMigration.version == 4).execute()
+
+    assert migrations.migrate() == [4]
+    with db.connection():
+        columns = {column.name: column for column in db_proxy.get_columns("accounts")}
+        stamp = Account.get_by_id(account.id).callbacks_stamp
+    assert columns["callbacks_stamp"].null is False
+    assert isinstance(stamp, int)

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app import __version__, callbacks, db, deliveries, outbox, patterns, retry
+import peewee
+
+from app import __version__, callbacks, db, deliveries, outbox, retry
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
 from app.errors import DependencyUnavailable
@@ -30,6 +32,7 @@ from app.models import (
 )
 from app.signing import signature_headers
 from workers.batch_transport import BatchTransport, PostRequest
+from workers.callback_cache import CallbackCache
 from workers.transport import AttemptResult
 
 log = logging.getLogger("modelhooks.delivery")
@@ -72,6 +75,7 @@ class Sender:
     def __init__(self, settings: Settings, transport: BatchTransport) -> None:
         self.settings = settings
         self.transport = transport
+        self.callbacks = CallbackCache(settings.callback_cache)
         self._lease_margin = timedelta(seconds=settings.sweep_grace)
 
     def close(self) -> None:
@@ -88,9 +92,7 @@ class Sender:
         """
         with db.connection():
             if db.is_postgres():
-                # The read locks only the events taken (others skip them), so
-                # matching inside the transaction holds up nobody's reports.
-                events, made, more = db.atomic(lambda: self._take_and_create(limit))
+                events, made, more = self._taken_and_created(limit)
             else:
                 # SQLite's write lock stops every writer: match before taking it.
                 wave, more = self._take_one_wave(limit)
@@ -101,6 +103,22 @@ class Sender:
             if before_sending is not None:
                 before_sending()
         return FanOutBatch(len(events), self._send(made), more)
+
+    def _taken_and_created(self, limit: int
+                           ) -> tuple[list[Event], list[Delivery], bool]:
+        # The read locks only the events taken (others skip them), so matching
+        # inside the transaction holds up nobody's reports.
+        try:
+            return db.atomic(lambda: self._take_and_create(limit))
+        except peewee.IntegrityError:
+            # A kept callback was deleted after its account's version was
+            # read; the deliveries' foreign key refused it and the batch
+            # rolled back whole. Taken again with every account loaded afresh,
+            # which locks the callbacks it reads until the batch commits.
+            log.info("a callback kept for matching was deleted: the batch is "
+                     "taken again with the callbacks loaded afresh")
+            self.callbacks.forget_all()
+            return db.atomic(lambda: self._take_and_create(limit))
 
     def _take_and_create(self, limit: int
                          ) -> tuple[list[Event], list[Delivery], bool]:
@@ -213,31 +231,19 @@ class Sender:
         concurrency, never splitting an event: a worker killed mid-batch then
         has at most one wave to send again, and every lease covers one attempt.
         """
-        matchers: dict[int, tuple[list[Callback], patterns.Matcher]] = {}
         wave: list[Match] = []
         deliveries_count = 0
         for event in events:
-            if event.account_id not in matchers:
-                matchers[event.account_id] = self._matcher_for(event.account_id)
-            enabled, matcher = matchers[event.account_id]
+            matching = self.callbacks.matching(event.account_id,
+                                               event.account.callbacks_stamp)
             version = event.model_version
-            matched = [enabled[index] for index in
-                       matcher.match(version.name, version.project_name)]
+            matched = matching.match(version.name, version.project_name)
 
             deliveries_count += len(matched)
             if wave and deliveries_count > self.settings.fan_out_concurrency:
                 break
             wave.append((event, matched))
         return wave
-
-    @staticmethod
-    def _matcher_for(account_id: int) -> tuple[list[Callback], patterns.Matcher]:
-        enabled = callbacks.enabled_for(account_id)
-        matcher = patterns.Matcher(
-            (index, c.model_name_pattern, c.project_name_pattern)
-            for index, c in enumerate(enabled)
-        )
-        return enabled, matcher
 
     def _drop_disabled(self, rows: list[Delivery]) -> list[Delivery]:
         disabled = [d.id for d in rows if not d.callback.enabled]
