@@ -29,8 +29,17 @@ POSTGRES_LOCKING = " FOR UPDATE OF events SKIP LOCKED"
 # PostgreSQL: the batch's events taken and marked in one statement (a round
 # trip less for every batch). The order is the caller's to restore: an
 # UPDATE's RETURNING keeps none.
+#
+# An event marked leaves a dead entry in the index of the waiting ones until
+# a vacuum, which on a busy outbox is thousands of entries. Walked in order,
+# the index marks each dead entry it meets so that no later take reads it
+# again; a bitmap scan marks none and rereads them all, every batch. The
+# planner picks a bitmap whenever its statistics lag behind a burst of events
+# (a take then cost 0.96 instead of 0.60 ms after 5,000 events, in process),
+# so the batch's transaction turns bitmaps off.
 TAKE_AND_MARK = (
-    "UPDATE events SET fanned_out_at = %s FROM model_versions, accounts"
+    "SET LOCAL enable_bitmapscan = off;"
+    " UPDATE events SET fanned_out_at = %s FROM model_versions, accounts"
     " WHERE model_versions.id = events.model_version_id"
     " AND accounts.id = events.account_id AND events.id IN ("
     "SELECT id FROM events WHERE triggered AND fanned_out_at IS NULL"

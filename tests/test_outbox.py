@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from app import accounts, db, events
+from app import accounts, db, events, outbox
 from app.config import Settings
-from app.models import Delivery, DeliveryState, Event
-from tests.conftest import make_callback
+from app.models import Delivery, DeliveryState, Event, utcnow
+from tests.conftest import POSTGRES_URL, make_callback
 from tests.test_sender import ScriptedTransport, answer
 from workers.sender import Sender
 
@@ -157,3 +157,39 @@ def test_failures_of_one_batch_wait_for_the_same_next_attempt(database):
     assert len(batch.attempted) == 3
     assert states == [DeliveryState.PENDING] * 3
     assert len(waits) == 1
+
+
+# Copies of one event, taken at once: dead entries in the index of waiting
+# events, as a burst leaves them before a vacuum.
+BURST_TAKEN = (
+    "INSERT INTO events (id, account_id, model_version_id, old_status, new_status,"
+    " changed_at, triggered, body, created_at, fanned_out_at)"
+    " SELECT 'evt_' || n, account_id, model_version_id, old_status, new_status,"
+    " changed_at, triggered, body, created_at, NULL"
+    " FROM events, generate_series(1, 5000) AS n"
+)
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES_URL])
+def test_on_postgres_a_take_walks_the_index_of_waiting_events_in_order(account):
+    # A bitmap scan would read the dead entries of every event taken before,
+    # in every batch, until a vacuum; walked in order, the index marks them.
+    report(account, 1)
+    with db.connection():
+        # No statistics: as just after a burst, before autovacuum analyses it.
+        db.database.execute_sql("ALTER TABLE events SET (autovacuum_enabled = off)")
+        db.database.execute_sql(BURST_TAKEN)
+        db.database.execute_sql("UPDATE events SET fanned_out_at = now()")
+    setting, take = outbox.TAKE_AND_MARK.split(";", 1)
+
+    def plan(*settings: str) -> str:
+        with db.connection(), db.database.atomic():
+            for statement in settings:
+                db.database.execute_sql(statement)
+            rows = db.execute("EXPLAIN " + take, (utcnow(), 50)).fetchall()
+            db.database.rollback()
+        return "\n".join(row[0] for row in rows)
+
+    assert "Bitmap Index Scan on events_waiting" in plan()
+    assert "Index Scan using events_waiting" in plan(setting)
+    assert "Bitmap" not in plan(setting)
