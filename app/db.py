@@ -122,6 +122,13 @@ def atomic(function: Callable[[], T]) -> T:
         raise DependencyUnavailable(f"database unavailable: {error}") from error
 
 
+def commit_with_next() -> None:
+    """Send the outermost transaction's COMMIT with its next statement, which
+    must be its last (PostgreSQL; elsewhere the block commits as usual)."""
+    if isinstance(database.obj, Pool):
+        database.obj.commit_with_next()
+
+
 def is_postgres() -> bool:
     return isinstance(database.obj, peewee.PostgresqlDatabase)
 

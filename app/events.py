@@ -132,6 +132,7 @@ def _record(account_id, report, trigger_statuses) -> StatusChange:
     changed_at = _naive_utc(report.get("changed_at")) or utcnow()
     body = _body(report, version, old_status, changed_at)
     event_id = new_id("evt")
+    db.commit_with_next()  # the insert is the transaction's last statement
     INSERT_EVENT.run((event_id, account_id, version.id, old_status, new_status,
                       changed_at, triggered, body, utcnow()))
 

@@ -8,7 +8,8 @@ transaction's BEGIN) runs again on a connection that answers when the one it
 met turns out dead. Before any other first statement the pool still pings, as
 Peewee's does: a write whose connection died on the way may have committed.
 
-A transaction's BEGIN is sent with its first statement, in one round trip.
+A transaction's BEGIN is sent with its first statement, in one round trip,
+and its COMMIT may be sent with its last one (``commit_with_next``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ class Pool(PooledPostgresqlDatabase):
         opened = super().connect(reuse_if_open)
         if opened:
             self._state.unchecked = True
-            # A BEGIN noted for a connection handed back is not this one's.
+            # A BEGIN or COMMIT noted for a connection handed back is not
+            # this one's.
             self._state.unsent_begin = None
+            self._state.commit_with_next = False
+            self._state.committed = False
         return opened
 
     def execute_sql(self, sql, params=None):
@@ -57,6 +61,14 @@ class Pool(PooledPostgresqlDatabase):
             # Nothing after BEGIN commits without a COMMIT: still safe to run
             # twice if the connection was dead.
             sql = f"{begin}; {sql}"
+        if getattr(self._state, "commit_with_next", False):
+            self._state.commit_with_next = False
+            cursor = self._execute(f"{sql}; COMMIT", params)
+            self._state.committed = True
+            return cursor
+        return self._execute(sql, params)
+
+    def _execute(self, sql, params):
         if not self._first_statement():
             return super().execute_sql(sql, params)
         if not sql.startswith(RERUNNABLE):
@@ -88,13 +100,33 @@ class Pool(PooledPostgresqlDatabase):
             statement = f"BEGIN TRANSACTION ISOLATION LEVEL {level}"
         self._state.unsent_begin = statement
 
+    def commit_with_next(self) -> None:
+        """Send the transaction's COMMIT with its next statement, in the same
+        round trip; the block's own commit then sends nothing.
+
+        Call it only before the last statement of an outermost transaction,
+        one whose rows are not needed (the COMMIT's answer is what comes
+        back). Within a transaction inside another it does nothing; Peewee's
+        savepoints do not show in the depth, so never call it inside one.
+        What runs after that statement is no longer in the transaction.
+        """
+        if self.transaction_depth() == 1:
+            self._state.commit_with_next = True
+
     def commit(self) -> None:
-        if self._take_unsent_begin() is None:
+        if not self._ended_already() and self._take_unsent_begin() is None:
             super().commit()
 
     def rollback(self) -> None:
-        if self._take_unsent_begin() is None:
+        if not self._ended_already() and self._take_unsent_begin() is None:
             super().rollback()
+
+    def _ended_already(self) -> bool:
+        """Whether the transaction's COMMIT went with its last statement."""
+        ended = getattr(self._state, "committed", False)
+        self._state.committed = False
+        self._state.commit_with_next = False
+        return ended
 
     def _take_unsent_begin(self) -> str | None:
         statement = getattr(self._state, "unsent_begin", None)
@@ -140,3 +172,4 @@ class Pool(PooledPostgresqlDatabase):
                 self._state.conn = self._connect()
         finally:
             self._state.pinging = False
+

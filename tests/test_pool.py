@@ -183,6 +183,58 @@ def test_a_transaction_without_statements_sends_nothing(pool):
         assert Account.select().count() == 1
 
 
+def _seen_elsewhere(name: str) -> bool:
+    """Whether a connection outside the pool sees the account: committed."""
+    with psycopg2.connect(POSTGRES_URL) as other, other.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts WHERE name = %s", (name,))
+        return cursor.fetchone() == (1,)
+
+
+def _add_account(name: str) -> None:
+    db.execute("INSERT INTO accounts (name, created_at) VALUES (%s, now())", (name,))
+
+
+def test_a_last_statement_can_carry_the_commit(pool, monkeypatch):
+    sent = []
+    with db.connection():
+        with db.database.atomic():
+            _add_account("first")
+            db.commit_with_next()
+            _add_account("last")
+            assert _transaction_status() == IDLE
+            assert _seen_elsewhere("first") and _seen_elsewhere("last")
+            monkeypatch.setattr(db.database.obj, "_execute",
+                                lambda sql, params: sent.append(sql))
+        monkeypatch.undo()
+        assert _transaction_status() == IDLE
+    assert sent == []
+
+
+def test_a_last_statement_that_fails_commits_nothing(pool):
+    with db.connection():
+        with pytest.raises(peewee.IntegrityError), db.database.atomic():
+            _add_account("before")
+            db.commit_with_next()
+            _add_account("acme")  # the fixture's: a duplicate name
+        assert _transaction_status() == IDLE
+        assert not _seen_elsewhere("before")
+        with db.database.atomic():
+            Account.create(name="after")
+            Account.create(name="after-2")
+    assert _seen_elsewhere("after-2")
+
+
+def test_a_commit_is_carried_only_by_the_outermost_transaction(pool):
+    with db.connection():
+        with pytest.raises(RuntimeError), db.database.transaction():
+            with db.database.transaction():
+                db.commit_with_next()
+                _add_account("nested")
+            assert _transaction_status() == IN_TRANSACTION
+            raise RuntimeError("the outer transaction fails")
+    assert not _seen_elsewhere("nested")
+
+
 def test_a_transaction_keeps_its_isolation_level(pool):
     with db.connection(), db.database.atomic(isolation_level=3):
         level = db.database.execute_sql("SHOW transaction_isolation").fetchone()
