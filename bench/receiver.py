@@ -9,7 +9,8 @@ groups the arrivals of one workload. Modes:
 - ``slow``: 200 after ``SLOW_SECONDS``.
 
 ``GET /_arrivals/<tag>`` answers every arrival of the tag as
-``[unix_time, webhook_id, model_name, status]`` rows; ``GET /_count/<tag>``
+``[unix_time, webhook_id, model_name, status]`` rows (django-webhook sends no
+``webhook-id``: its rows have an empty one); ``GET /_count/<tag>``
 only how many there were. Run as ``python -m bench.receiver PORT``.
 """
 
@@ -60,8 +61,11 @@ class Arrivals:
 
 
 def _model_name(body: bytes) -> str | None:
+    """The model's name: on top in modelhooks' payload, under ``object`` in
+    django-webhook's (the saved row)."""
     try:
-        return json.loads(body).get("name")
+        payload = json.loads(body)
+        return payload.get("name") or payload.get("object", {}).get("name")
     except (ValueError, AttributeError):
         return None
 

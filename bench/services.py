@@ -1,8 +1,11 @@
 """The processes a benchmark run starts, all on 127.0.0.1, and stops again.
 
 A private PostgreSQL cluster and Redis (never the shared ones on 5432/6379),
-the API under gunicorn, a Celery worker and the receiver. Every process is the
-leader of its own session; ``stop`` ends each by the pid it was started with.
+the API under gunicorn, a Celery worker and the receiver; with ``peer``, also
+django-webhook (``bench/peer``) under gunicorn and its Celery worker, with the
+same options, a database of its own in that cluster and a database number of
+its own in that Redis. Every process is the leader of its own session;
+``stop`` ends each by the pid it was started with.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path(os.environ.get("BENCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 BIN = Path(sys.executable).parent
+PEER_DIR = ROOT / "bench" / "peer"
+# The receiver counts the peer's deliveries under this tag.
+PEER_TAG = "peer"
+# modelhooks' queue and its unacknowledged messages live in database 0.
+PEER_REDIS_DB = 1
 
 
 def free_port() -> int:
@@ -46,8 +54,12 @@ class Process:
     """A child in a session of its own, its output in ``<tmp>/<name>.log``."""
 
     def __init__(self, name: str, args: list[str], tmp: Path,
-                 env: dict[str, str] | None = None, user: str | None = None) -> None:
+                 env: dict[str, str] | None = None, user: str | None = None,
+                 system: str | None = None) -> None:
         self.name = name
+        # The webhook system the process belongs to; None if deliveries of
+        # every system go through it (PostgreSQL, Redis, the receiver).
+        self.system = system
         self.log_path = tmp / f"{name}.log"
         log = open(self.log_path, "wb")
         if user:
@@ -109,7 +121,8 @@ class Services:
     """Everything a run needs; use as a context manager."""
 
     def __init__(self, *, worker_pool: str, worker_concurrency: int,
-                 web_workers: int, web_threads: int) -> None:
+                 web_workers: int, web_threads: int, peer: bool = False) -> None:
+        self.peer = peer
         self.worker_pool = worker_pool
         self.worker_concurrency = worker_concurrency
         self.web_workers = web_workers
@@ -150,20 +163,48 @@ class Services:
                                                  "bench.receiver",
                                                  str(self.receiver_port)])
         self.web_port = free_port()
-        self.web = self._start("web", [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.web_port}",
-            "--workers", str(self.web_workers), "--threads", str(self.web_threads),
-            "--backlog", "1024", "--no-control-socket", "app:create_app()"],
-            env=self.env)
-        self.worker = self._start("worker", [
-            str(BIN / "celery"), "-A", "workers", "worker",
-            "--pool", self.worker_pool, "--concurrency", str(self.worker_concurrency),
-            "--loglevel", "INFO",
-            "--without-heartbeat", "--without-mingle", "--without-gossip"],
-            env=self.env)
+        self.web = self._start("web", self._gunicorn(self.web_port, "app:create_app()"),
+                               system="modelhooks")
+        self.worker = self._start("worker", self._celery_worker("workers"),
+                                  system="modelhooks")
+        if self.peer:
+            self._start_peer(pg_port, redis_port)
         wait_for_port(self.receiver_port)
         wait_for_port(self.web_port)
         self._wait_for_log(self.worker, "ready.")
+        if self.peer:
+            wait_for_port(self.peer_web_port)
+            self._wait_for_log(self.peer_worker, "ready.")
+
+    def _gunicorn(self, port: int, app: str) -> list[str]:
+        return [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+                "--workers", str(self.web_workers), "--threads", str(self.web_threads),
+                "--backlog", "1024", "--no-control-socket", app]
+
+    def _celery_worker(self, app: str) -> list[str]:
+        return [str(BIN / "celery"), "-A", app, "worker", "--pool", self.worker_pool,
+                "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
+                "--without-heartbeat", "--without-mingle", "--without-gossip"]
+
+    def _start_peer(self, pg_port: int, redis_port: int) -> None:
+        """django-webhook, subscribed to the receiver's ``ok`` mode under PEER_TAG."""
+        self._create_database(pg_port, "peer")
+        env = {**self.env,
+               "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{pg_port}/peer",
+               "REDIS_URL": f"redis://127.0.0.1:{redis_port}/{PEER_REDIS_DB}",
+               "DJANGO_SETTINGS_MODULE": "peer_site.settings",
+               "PYTHONPATH": str(PEER_DIR)}
+        admin = str(BIN / "django-admin")
+        _run([admin, "migrate"], env)
+        # A process of its own: django_webhook makes its topics as the app
+        # starts, which needs its tables to exist already.
+        _run([admin, "add_webhook",
+              f"http://127.0.0.1:{self.receiver_port}/ok/{PEER_TAG}"], env)
+        self.peer_web_port = free_port()
+        self.peer_web = self._start("peer-web", self._gunicorn(
+            self.peer_web_port, "peer_site.wsgi"), env=env, system="django-webhook")
+        self.peer_worker = self._start("peer-worker", self._celery_worker("peer_site"),
+                                       env=env, system="django-webhook")
 
     def _start_postgres(self, port: int) -> None:
         data, sockets = self.tmp / "pg", self.tmp / "pg-sockets"
@@ -185,11 +226,16 @@ class Services:
             "-c", f"unix_socket_directories={sockets}",
             "-c", "max_connections=300"], user=user)
         wait_for_port(port)
+        self._create_database(port, "modelhooks")
+
+    @staticmethod
+    def _create_database(port: int, name: str) -> None:
+        # PostgreSQL listens a little before it takes connections.
         deadline = time.monotonic() + 30
         while True:
             created = subprocess.run(
                 [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                 "-U", "postgres", "modelhooks"], capture_output=True)
+                 "-U", "postgres", name], capture_output=True)
             if created.returncode == 0:
                 return
             if time.monotonic() > deadline:
@@ -197,8 +243,8 @@ class Services:
             time.sleep(0.2)
 
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None,
-               user: str | None = None) -> Process:
-        process = Process(name, args, self.tmp, env or self.env, user)
+               user: str | None = None, system: str | None = None) -> Process:
+        process = Process(name, args, self.tmp, env or self.env, user, system)
         self.processes.append(process)
         return process
 
@@ -213,10 +259,14 @@ class Services:
             time.sleep(0.1)
         raise RuntimeError(f"{process.name} not ready within {timeout} s")
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time used so far by each service, by name."""
+    def cpu_seconds(self, system: str = "modelhooks") -> dict[str, float]:
+        """CPU time used so far by each service ``system``'s deliveries go through.
+
+        By name: PostgreSQL, Redis, the receiver and the system's own processes.
+        """
         return {process.name: process.cpu_seconds() for process in self.processes
-                if not process.name.startswith("py-spy")}
+                if process.system in (None, system)
+                and not process.name.startswith("py-spy")}
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -228,3 +278,11 @@ class Services:
             print(f"logs kept in {self.tmp}", file=sys.stderr)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _run(args: list[str], env: dict[str, str]) -> None:
+    """Run a set-up command to its end; its output is the error if it fails."""
+    done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {done.returncode}: "
+                           f"{done.stdout.decode()}{done.stderr.decode()}")

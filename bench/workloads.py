@@ -11,7 +11,6 @@ import statistics
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 import aiohttp
 import requests
@@ -20,30 +19,13 @@ from app import accounts, callbacks, db
 from app.models import Attempt, Callback, Delivery, DeliveryState, Event, new_stamp
 from app.patterns import Matcher
 from app.signing import new_secret
-from bench.services import Services
+from bench.rows import Row
+from bench.services import Process, Services
 
 BODY = (b'{"name":"home_rentals","version":1,"active":true,"predictor_id":1,'
         b'"project_name":"mindsdb","predictor_created_at":"Fri, 09 Sep 2023 '
         b'11:50:27 GMT","old_status":"training","new_status":"complete",'
         b'"changed_at":"Fri, 09 Sep 2023 11:59:00 GMT"}')
-
-
-@dataclass
-class Row:
-    workload: str
-    system: str
-    rate: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    rss_mb: float | None = None
-    limit: float | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ratio(self) -> float | None:
-        if self.rate is None or not self.limit:
-            return None
-        return self.rate / self.limit
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -53,25 +35,28 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class MemoryWatch:
-    """Samples the worker tree's resident memory; ``peak`` since ``reset``."""
+    """Samples a worker tree's resident memory; ``peak`` since ``reset``."""
 
     def __init__(self, services: Services, every: float = 0.2) -> None:
         self._services = services
         self._every = every
         self._stop = threading.Event()
+        self._worker = services.worker
         self.peak = 0
         self.last = 0
         threading.Thread(target=self._run, daemon=True).start()
 
-    def reset(self) -> None:
-        self.peak = self._services.worker.tree_rss()
+    def reset(self, worker: Process | None = None) -> None:
+        """Watch ``worker`` (modelhooks' by default) from now on."""
+        self._worker = worker or self._services.worker
+        self.peak = self._worker.tree_rss()
 
     def close(self) -> None:
         self._stop.set()
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            self.last = self._services.worker.tree_rss()
+            self.last = self._worker.tree_rss()
             self.peak = max(self.peak, self.last)
 
 
@@ -223,9 +208,10 @@ class Bench:
 
     # -- helpers ----------------------------------------------------------------
 
-    def _cpu_note(self, before: dict[str, float], requests_seen: int) -> str:
+    def _cpu_note(self, before: dict[str, float], requests_seen: int,
+                  system: str = "modelhooks") -> str:
         """CPU milliseconds per request reaching the receiver, by service."""
-        after = self.services.cpu_seconds()
+        after = self.services.cpu_seconds(system)
         spent = {name: after[name] - before.get(name, 0.0) for name in after}
         per = max(requests_seen, 1)
         shares = ", ".join(f"{name} {seconds * 1000 / per:.2f}"
@@ -271,7 +257,8 @@ class Bench:
         return session.get(f"{self.receiver}/_arrivals/{tag}", timeout=30).json()
 
     @staticmethod
-    def _delivery_row(name, tag, sent_at, arrivals, expect_attempts, limit) -> Row:
+    def _delivery_row(name, tag, sent_at, arrivals, expect_attempts, limit,
+                      system: str = "modelhooks") -> Row:
         finals: dict[str, float] = {}
         per_delivery = Counter(webhook_id for _, webhook_id, _, _ in arrivals)
         for arrived, webhook_id, _model, status in arrivals:
@@ -284,7 +271,7 @@ class Bench:
         first_sent = min(sent_at.values())
         last = max(finals.values(), default=first_sent)
         rate = len(finals) / (last - first_sent) if finals and last > first_sent else 0
-        row = _timed_row(name, "modelhooks", rate, latencies)
+        row = _timed_row(name, system, rate, latencies)
         row.limit = limit
         row.notes.append(f"{len(finals):,} delivered")
         duplicates = sum(1 for n in per_delivery.values() if n > expect_attempts)

@@ -1,0 +1,1 @@
+"""The status of model versions, which django-webhook watches."""
