@@ -38,6 +38,10 @@ class Row:
     rss_mb: float | None = None
     limit: float | None = None
     notes: list[str] = field(default_factory=list)
+    # One event's fan-out: ms from the report to the first arrival, and from
+    # the first arrival to the last (what the worker does before its first
+    # POST, and the POSTs themselves).
+    halves: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -286,6 +290,9 @@ class Bench:
         row = _timed_row(name, "modelhooks", rate, latencies)
         row.limit = limit
         row.notes.append(f"{len(finals):,} delivered")
+        if len(sent_at) == 1 and finals:
+            first = min(finals.values())
+            row.halves = ((first - first_sent) * 1000, (last - first) * 1000)
         duplicates = sum(1 for n in per_delivery.values() if n > expect_attempts)
         if duplicates:
             row.notes.append(f"{duplicates} sent more than {expect_attempts}x")
