@@ -38,6 +38,7 @@ DUE_TOLERANCE = timedelta(seconds=1)
 
 NEW_DELIVERY_COLUMNS = ("id", "event", "callback", "state", "attempts_made",
                         "lease_until", "next_attempt_at", "created_at")
+
 # PostgreSQL: a fan-out's deliveries in one statement, however many. What
 # differs from row to row goes as three arrays, one parameter each; the rest
 # is the same for every row. For 2,000 rows a VALUES list cost the server
@@ -54,6 +55,7 @@ INSERT_CLAIMED = Statement(
     ("varchar", "timestamp", "timestamp", "timestamp",
      "varchar[]", "varchar[]", "integer[]"),
 )
+
 ATTEMPT_COLUMNS = ("delivery", "number", "started_at", "duration_ms", "status_code",
                    "error", "response_excerpt", "response_truncated")
 
