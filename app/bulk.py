@@ -12,6 +12,7 @@ the text ``YYYY-MM-DD HH:MM:SS[.ffffff]`` that Peewee writes and reads back
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import peewee
@@ -57,6 +58,18 @@ def _statement(model: type[peewee.Model], columns: tuple[str, ...], count: int,
         sql += " RETURNING " + ", ".join(
             _quoted(meta.fields[name].column_name) for name in returning)
     return sql
+
+
+def array_literal(values: Iterable[object]) -> str:
+    """PostgreSQL's text form of an array of ``values`` (e.g. ``{"a","b"}``).
+
+    Sent as one parameter of an array type, thousands of values are one
+    literal for the server to read, where psycopg2's adaptation of a list
+    spells out a constant for each, and a VALUES list a row for each.
+    """
+    quoted = (str(value).replace("\\", "\\\\").replace('"', '\\"')
+              for value in values)
+    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
 
 
 def placeholders(count: int) -> str:

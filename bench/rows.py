@@ -15,6 +15,10 @@ class Row:
     rss_mb: float | None = None
     limit: float | None = None
     notes: list[str] = field(default_factory=list)
+    # One event's fan-out: ms from the report to the first arrival, and from
+    # the first arrival to the last (what the worker does before its first
+    # POST, and the POSTs themselves).
+    halves: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:

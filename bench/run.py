@@ -80,6 +80,11 @@ def median_of(runs: int, measure: Callable[[str], Row]) -> Row:
     if runs > 1:
         rates = ", ".join(f"{row.rate:,.0f}" for row in rows)
         median.notes.insert(0, f"median of {runs} runs ({rates}/s)")
+    if all(row.halves for row in rows):
+        until_first = ", ".join(f"{row.halves[0]:.0f}" for row in rows)
+        the_rest = ", ".join(f"{row.halves[1]:.0f}" for row in rows)
+        median.notes.insert(1, f"first arrival after {until_first} ms, "
+                               f"the last {the_rest} ms later")
     return median
 
 

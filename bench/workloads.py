@@ -274,6 +274,9 @@ class Bench:
         row = _timed_row(name, system, rate, latencies)
         row.limit = limit
         row.notes.append(f"{len(finals):,} delivered")
+        if len(sent_at) == 1 and finals:
+            first = min(finals.values())
+            row.halves = ((first - first_sent) * 1000, (last - first) * 1000)
         duplicates = sum(1 for n in per_delivery.values() if n > expect_attempts)
         if duplicates:
             row.notes.append(f"{duplicates} sent more than {expect_attempts}x")

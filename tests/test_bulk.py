@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from app import accounts, bulk, db
 from app.models import Account, ApiKey
 
@@ -53,3 +55,18 @@ def test_more_rows_than_one_statement_takes_are_all_inserted(database):
         count = Account.select().count()
 
     assert len(returned) == len(rows) == count
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_an_array_literal_reads_back_as_the_values_it_was_made_of(database):
+    values = ["msg_plain", 'a "quoted" word', "back\\slash", "comma, {brace}",
+              "NULL", "", " spaced ", "ünïcode"]
+
+    with db.connection():
+        [(strings,)] = db.execute("SELECT %s::varchar[]",
+                                  (bulk.array_literal(values),)).fetchall()
+        [(numbers,)] = db.execute("SELECT %s::integer[]",
+                                  (bulk.array_literal([3, 1, 2]),)).fetchall()
+
+    assert strings == values
+    assert numbers == [3, 1, 2]

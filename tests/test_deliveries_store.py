@@ -11,7 +11,7 @@ from app import accounts, callbacks, db, deliveries, events
 from app.config import Settings
 from app.deliveries import AttemptRecord, Outcome
 from app.models import Attempt, Delivery, DeliveryState, Event
-from tests.conftest import make_pending_deliveries
+from tests.conftest import make_callback, make_pending_deliveries
 
 RECORD = AttemptRecord(started_at=datetime(2026, 12, 4, 9, 0), duration=0.1,
                        status_code=200, error=None, excerpt="ok", truncated=False)
@@ -27,6 +27,12 @@ def one_delivery(account) -> tuple[int, str]:
                                      "status": "complete"}, frozenset({"complete"}))
     make_pending_deliveries(Event.get_by_id(change.event_id), [callback.id])
     return callback.id, Delivery.get(Delivery.callback == callback.id).id
+
+
+def report(account, version: int) -> str:
+    return events.record(account, {"project_name": "p", "name": "m",
+                                   "version": version, "status": "complete"},
+                         frozenset({"complete"})).event_id
 
 
 def test_an_attempt_finished_after_its_callback_was_deleted_logs_nothing(database):
@@ -77,3 +83,29 @@ def test_parallel_status_reports_on_sqlite_never_meet_a_locked_database(
     assert failures == []
     with db.connection():
         assert Event.select().count() == 8 * 15
+
+
+def test_a_fan_out_makes_each_event_and_callback_pair_once(database):
+    account = accounts.create_account("acme").account
+    first, second, later = (make_callback(account) for _ in range(3))
+    events_made = [Event.get_by_id(report(account, version)) for version in (1, 2)]
+    margin = timedelta(seconds=5)
+
+    with db.connection():
+        enabled = {c.id: c for c in callbacks.enabled_for(account.id)}
+        made = db.atomic(lambda: deliveries.create_claimed(
+            [(event, [enabled[first.id], enabled[second.id]])
+             for event in events_made], margin))
+        again = db.atomic(lambda: deliveries.create_claimed(
+            [(event, list(enabled.values())) for event in events_made], margin))
+        stored = [(d.event_id, d.callback_id, d.state, d.attempts_made)
+                  for d in Delivery.select()]
+
+    assert sorted((d.event.id, d.callback.id) for d in made) == sorted(
+        (e.id, c.id) for e in events_made for c in (first, second))
+    assert sorted((d.event.id, d.callback.id) for d in again) == sorted(
+        (e.id, later.id) for e in events_made)
+    assert sorted(stored) == sorted(
+        (e.id, c.id, DeliveryState.SENDING, 0)
+        for e in events_made for c in (first, second, later))
+    assert {d.id for d in made}.isdisjoint(d.id for d in again)
