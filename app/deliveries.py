@@ -45,16 +45,22 @@ NEW_DELIVERY_COLUMNS = ("id", "event", "callback", "state", "attempts_made",
 # about 34 µs a row (parsing and planning each row's constants) and the
 # worker 17 µs (spelling them out); the arrays cost 21 µs and 2 µs
 # (docs/performance.md, "W2").
-INSERT_CLAIMED = Statement(
-    "insert_claimed_deliveries",
+INSERT_FROM_ARRAYS = (
     "INSERT INTO deliveries (id, event_id, callback_id, state, attempts_made,"
     " lease_until, next_attempt_at, created_at)"
     " SELECT made.id, made.event_id, made.callback_id, %s, 0, %s, %s, %s"
     " FROM unnest(%s, %s, %s) AS made (id, event_id, callback_id)"
-    " ON CONFLICT DO NOTHING RETURNING id",
-    ("varchar", "timestamp", "timestamp", "timestamp",
-     "varchar[]", "varchar[]", "integer[]"),
 )
+ARRAY_TYPES = ("varchar", "timestamp", "timestamp", "timestamp",
+               "varchar[]", "varchar[]", "integer[]")
+INSERT_CLAIMED = Statement(
+    "insert_claimed_deliveries",
+    INSERT_FROM_ARRAYS + " ON CONFLICT DO NOTHING RETURNING id", ARRAY_TYPES)
+# The same, to end its transaction: nothing is answered (the COMMIT's answer
+# is what comes back), so an existing pair is not skipped but fails the
+# statement, and every delivery asked for is made or none is.
+INSERT_ALL_CLAIMED = Statement(
+    "insert_all_claimed_deliveries", INSERT_FROM_ARRAYS, ARRAY_TYPES)
 
 ATTEMPT_COLUMNS = ("delivery", "number", "started_at", "duration_ms", "status_code",
                    "error", "response_excerpt", "response_truncated")
@@ -73,7 +79,8 @@ class AttemptRecord:
 
 
 def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelta,
-                   rounds: int = 1) -> list[Delivery]:
+                   rounds: int = 1, *, ends_transaction: bool = False
+                   ) -> list[Delivery]:
     """Make each event's deliveries, already claimed for their first attempt.
 
     Creating, claiming and loading in one step: the rows are born ``sending``
@@ -82,6 +89,11 @@ def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelt
     are marked fanned out. A delivery that already exists (a fan-out of the
     same event that got there first) is not made again nor returned, so it is
     attempted only once.
+
+    ``ends_transaction``: on PostgreSQL the insert is the transaction's last
+    statement and carries its COMMIT (``db.commit_with_next``), a round trip
+    less. An existing delivery then fails the insert with ``IntegrityError``
+    instead of being skipped, and the transaction rolls back.
     """
     now = utcnow()
     longest = max((callback.attempt_http_timeout
@@ -92,7 +104,7 @@ def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelt
     by_id = {new_id("msg"): pair for pair in pairs.values()}
 
     made = []
-    for delivery_id in _insert_claimed(by_id, lease_until, now):
+    for delivery_id in _insert_claimed(by_id, lease_until, now, ends_transaction):
         event, callback = by_id[delivery_id]
         made.append(loaded(Delivery, id=delivery_id, event=event, callback=callback,
                            state=DeliveryState.SENDING, attempts_made=0,
@@ -101,16 +113,20 @@ def create_claimed(matches: list[tuple[Event, list[Callback]]], margin: timedelt
 
 
 def _insert_claimed(by_id: dict[str, tuple[Event, Callback]], lease_until: datetime,
-                    now: datetime) -> list[str]:
+                    now: datetime, ends_transaction: bool) -> list[str]:
     """Insert the deliveries ``by_id`` names, claimed; answer the ids made."""
     if not by_id:
         return []
     if db.is_postgres():
-        arrays = [bulk.array_literal(by_id),
+        params = (DeliveryState.SENDING, lease_until, now, now,
+                  bulk.array_literal(by_id),
                   bulk.array_literal(event.id for event, _ in by_id.values()),
-                  bulk.array_literal(callback.id for _, callback in by_id.values())]
-        cursor = INSERT_CLAIMED.run(
-            (DeliveryState.SENDING, lease_until, now, now, *arrays))
+                  bulk.array_literal(callback.id for _, callback in by_id.values()))
+        if ends_transaction:
+            db.commit_with_next()
+            INSERT_ALL_CLAIMED.run(params)
+            return list(by_id)
+        cursor = INSERT_CLAIMED.run(params)
         return [delivery_id for (delivery_id,) in cursor.fetchall()]
 
     rows = [(delivery_id, event.id, callback.id, DeliveryState.SENDING, 0,

@@ -193,3 +193,71 @@ def test_on_postgres_a_take_walks_the_index_of_waiting_events_in_order(account):
     assert "Bitmap Index Scan on events_waiting" in plan()
     assert "Index Scan using events_waiting" in plan(setting)
     assert "Bitmap" not in plan(setting)
+
+
+def test_an_event_waiting_again_with_its_deliveries_made_is_not_sent_twice(account):
+    event_id = report(account, 1)
+    Sender(SETTINGS, ScriptedTransport(answer(200))).fan_out_waiting(10)
+    with db.connection():
+        # Back in the outbox by hand, though its delivery exists: the
+        # batch's insert meets it.
+        Event.update(fanned_out_at=None).where(Event.id == event_id).execute()
+    transport = ScriptedTransport(answer(200))
+
+    batch = Sender(SETTINGS, transport).fan_out_waiting(10)
+
+    assert (batch.events, batch.attempted, transport.posts) == (1, [], 0)
+    with db.connection():
+        assert Delivery.select().where(Delivery.event == event_id).count() == 1
+        assert Event.get_by_id(event_id).fanned_out_at is not None
+
+
+class StatementsSeen:
+    """A cursor that notes the text of every statement it sends."""
+
+    def __init__(self, cursor, seen: list[str]) -> None:
+        self._cursor = cursor
+        self._seen = seen
+
+    def execute(self, sql, params=None):
+        self._seen.append(sql)
+        return self._cursor.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+class PostsAfter(ScriptedTransport):
+    """Answers 200, noting how many statements had been sent before its POSTs."""
+
+    def __init__(self, seen: list[str]) -> None:
+        super().__init__(answer(200))
+        self.seen = seen
+        self.statements_before: list[list[str]] = []
+
+    def post_many(self, requests):
+        self.statements_before.append(list(self.seen))
+        return super().post_many(requests)
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES_URL])
+def test_on_postgres_a_batch_sends_two_statements_before_its_posts(account,
+                                                                   monkeypatch):
+    seen: list[str] = []
+    transport = PostsAfter(seen)
+    sender = Sender(SETTINGS, transport)
+    report(account, 1)
+    sender.fan_out_waiting(10)  # the account's callbacks are now kept
+    report(account, 2)
+    pool_class = type(db.database.obj)
+    cursor = pool_class.cursor
+    monkeypatch.setattr(pool_class, "cursor", lambda self, *args, **kwargs:
+                        StatementsSeen(cursor(self, *args, **kwargs), seen))
+
+    sender.fan_out_waiting(10)
+
+    before = transport.statements_before[1]
+    assert len(before) == 2
+    assert before[0].startswith("BEGIN; SET LOCAL enable_bitmapscan = off; UPDATE")
+    assert before[1].endswith("; COMMIT")
+    assert before[1].startswith("EXECUTE insert_all_claimed_deliveries")

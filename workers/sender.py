@@ -109,26 +109,30 @@ class Sender:
         # The read locks only the events taken (others skip them), so matching
         # inside the transaction holds up nobody's reports.
         try:
-            return db.atomic(lambda: self._take_and_create(limit))
-        except peewee.IntegrityError:
-            # A kept callback was deleted after its account's version was
-            # read; the deliveries' foreign key refused it and the batch
-            # rolled back whole. Taken again with every account loaded afresh,
-            # which locks the callbacks it reads until the batch commits.
-            log.info("a callback kept for matching was deleted: the batch is "
-                     "taken again with the callbacks loaded afresh")
+            return db.atomic(lambda: self._take_and_create(limit, careful=False))
+        except peewee.IntegrityError as error:
+            # The deliveries' insert was refused and the batch rolled back
+            # whole: a kept callback deleted after its account's stamp was
+            # read (the foreign key), or a delivery that already exists.
+            # Taken again with every account loaded afresh, which locks the
+            # callbacks it reads until the batch commits, and with existing
+            # deliveries skipped.
+            log.info("a batch's deliveries were refused (%s): the batch is "
+                     "taken again with the callbacks loaded afresh", error)
             self.callbacks.forget_all()
-            return db.atomic(lambda: self._take_and_create(limit))
+            return db.atomic(lambda: self._take_and_create(limit, careful=True))
 
-    def _take_and_create(self, limit: int
+    def _take_and_create(self, limit: int, careful: bool
                          ) -> tuple[list[Event], list[Delivery], bool]:
         """PostgreSQL: the events are taken and marked at once; those beyond
-        the wave go back to the outbox before the transaction ends."""
+        the wave go back to the outbox before the transaction ends. Unless
+        ``careful``, the deliveries' insert ends the transaction."""
         taken = outbox.take_marked(limit, utcnow())
         wave, more = self._one_wave(taken, limit)
         outbox.put_back(taken[len(wave):])
 
-        return [event for event, _ in wave], self._made(wave), more
+        made = self._made(wave, ends_transaction=not careful)
+        return [event for event, _ in wave], made, more
 
     def _take_one_wave(self, limit: int) -> tuple[list[Match], bool]:
         return self._one_wave(outbox.take_waiting(limit), limit)
@@ -151,11 +155,13 @@ class Sender:
 
         return [event for event, _ in wave], self._made(wave)
 
-    def _made(self, wave: list[Match]) -> list[Delivery]:
+    def _made(self, wave: list[Match], ends_transaction: bool = False
+              ) -> list[Delivery]:
         # Born claimed, so that no second load is needed before sending.
         deliveries_count = sum(len(matched) for _, matched in wave)
         return deliveries.create_claimed(wave, self._lease_margin,
-                                         self._rounds(deliveries_count))
+                                         self._rounds(deliveries_count),
+                                         ends_transaction=ends_transaction)
 
     @staticmethod
     def _still_enabled(wave: list[Match]) -> list[Match]:
