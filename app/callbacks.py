@@ -165,6 +165,23 @@ NEW_STAMP_OF_OWNER = (
 )
 
 
+# The owners of callbacks about to be disabled, locked in account order: a
+# record that disables callbacks of several accounts would otherwise lock the
+# accounts in the callbacks' order, and two such records deadlock.
+LOCK_OWNERS = (
+    "SELECT id FROM accounts WHERE id IN"
+    " (SELECT account_id FROM callbacks WHERE id IN ({ids}))"
+    " ORDER BY id FOR NO KEY UPDATE"
+)
+
+
+def lock_owners(callback_ids: list[int]) -> None:
+    """Lock the accounts of ``callback_ids`` in id order (PostgreSQL)."""
+    if callback_ids and db.is_postgres():
+        db.execute(LOCK_OWNERS.format(ids=bulk.placeholders(len(callback_ids))),
+                   callback_ids)
+
+
 def _stamp_change(account_id: int) -> None:
     db.execute(NEW_STAMP, (new_stamp(), account_id))
 

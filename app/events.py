@@ -118,10 +118,15 @@ class VersionState:
 def record(account: Account, report: dict[str, Any],
            trigger_statuses: frozenset[str]) -> StatusChange:
     """Store a producer's status report; see the module docstring."""
-    return db.atomic(lambda: _record(account.id, report, trigger_statuses))
+    # db.atomic joins a transaction already open without nesting one, so the
+    # COMMIT may only ride on the insert when this call opens the transaction.
+    outermost = not db.database.in_transaction()
+    return db.atomic(lambda: _record(account.id, report, trigger_statuses,
+                                     outermost))
 
 
-def _record(account_id, report, trigger_statuses) -> StatusChange:
+def _record(account_id, report, trigger_statuses,
+            outermost: bool = True) -> StatusChange:
     version, last_status = _save_version(account_id, report)
     old_status = report["old_status"] if "old_status" in report else last_status
     new_status = report["status"]
@@ -132,7 +137,8 @@ def _record(account_id, report, trigger_statuses) -> StatusChange:
     changed_at = _naive_utc(report.get("changed_at")) or utcnow()
     body = _body(report, version, old_status, changed_at)
     event_id = new_id("evt")
-    db.commit_with_next()  # the insert is the transaction's last statement
+    if outermost:
+        db.commit_with_next()  # the insert is the transaction's last statement
     INSERT_EVENT.run((event_id, account_id, version.id, old_status, new_status,
                       changed_at, triggered, body, utcnow()))
 

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Callable
 
 import peewee
-from playhouse.migrate import SchemaMigrator
-from playhouse.migrate import migrate as migrate_schema
 
 from app import models
 from app.db import database
@@ -60,11 +58,18 @@ def _stamp_callback_changes() -> None:
     # already has the column). The accounts there start with one stamp
     # between them: a worker keeps callbacks per account, so sharing it is
     # harmless.
+    #
+    # One ALTER with its default, never playhouse's add_column: on SQLite that
+    # adds NOT NULL by copying the table and dropping the original, and inside
+    # this transaction PRAGMA foreign_keys=0 is ignored, so the drop's implicit
+    # DELETE cascaded to every key, callback, version, event and delivery.
     columns = {column.name for column in database.get_columns("accounts")}
     if "callbacks_stamp" not in columns:
-        migrator = SchemaMigrator.from_database(database)
-        migrate_schema(migrator.add_column("accounts", "callbacks_stamp",
-                                           models.Account.callbacks_stamp))
+        database.execute_sql("ALTER TABLE accounts ADD COLUMN callbacks_stamp"
+                             " BIGINT NOT NULL DEFAULT 0")
+        database.execute_sql(
+            f"UPDATE accounts SET callbacks_stamp = {database.param}",
+            (models.new_stamp(),))
 
 
 REDUNDANT_INDEXES = ("delivery_event_id", "delivery_callback_id", "attempt_delivery_id")

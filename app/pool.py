@@ -63,15 +63,16 @@ class Pool(PooledPostgresqlDatabase):
             sql = f"{begin}; {sql}"
         if getattr(self._state, "commit_with_next", False):
             self._state.commit_with_next = False
-            cursor = self._execute(f"{sql}; COMMIT", params)
+            # Never run twice: the COMMIT may have gone through.
+            cursor = self._execute(f"{sql}; COMMIT", params, rerunnable=False)
             self._state.committed = True
             return cursor
         return self._execute(sql, params)
 
-    def _execute(self, sql, params):
+    def _execute(self, sql, params, rerunnable=True):
         if not self._first_statement():
             return super().execute_sql(sql, params)
-        if not sql.startswith(RERUNNABLE):
+        if not (rerunnable and sql.startswith(RERUNNABLE)):
             self._replace_if_dead()
             return super().execute_sql(sql, params)
         try:

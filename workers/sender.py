@@ -32,7 +32,7 @@ from app.models import (
 )
 from app.signing import signature_headers
 from workers.batch_transport import BatchTransport, PostRequest
-from workers.callback_cache import CallbackCache
+from workers.callback_cache import CallbackCache, Matching
 from workers.transport import AttemptResult
 
 log = logging.getLogger("modelhooks.delivery")
@@ -114,9 +114,10 @@ class Sender:
             # The deliveries' insert was refused and the batch rolled back
             # whole: a kept callback deleted after its account's stamp was
             # read (the foreign key), or a delivery that already exists.
-            # Taken again with every account loaded afresh, which locks the
-            # callbacks it reads until the batch commits, and with existing
-            # deliveries skipped.
+            # Taken again with every account loaded afresh for this batch,
+            # whatever other threads keep meanwhile (the load locks the
+            # callbacks until the batch commits: a second refusal would fail
+            # the whole drain), and with existing deliveries skipped.
             log.info("a batch's deliveries were refused (%s): the batch is "
                      "taken again with the callbacks loaded afresh", error)
             self.callbacks.forget_all()
@@ -126,9 +127,10 @@ class Sender:
                          ) -> tuple[list[Event], list[Delivery], bool]:
         """PostgreSQL: the events are taken and marked at once; those beyond
         the wave go back to the outbox before the transaction ends. Unless
-        ``careful``, the deliveries' insert ends the transaction."""
+        ``careful``, the deliveries' insert ends the transaction; if careful,
+        the callbacks are loaded afresh and existing deliveries skipped."""
         taken = outbox.take_marked(limit, utcnow())
-        wave, more = self._one_wave(taken, limit)
+        wave, more = self._one_wave(taken, limit, fresh=careful)
         outbox.put_back(taken[len(wave):])
 
         made = self._made(wave, ends_transaction=not careful)
@@ -137,9 +139,10 @@ class Sender:
     def _take_one_wave(self, limit: int) -> tuple[list[Match], bool]:
         return self._one_wave(outbox.take_waiting(limit), limit)
 
-    def _one_wave(self, taken: list[Event], limit: int) -> tuple[list[Match], bool]:
+    def _one_wave(self, taken: list[Event], limit: int, fresh: bool = False
+                  ) -> tuple[list[Match], bool]:
         """The wave of ``taken``, and whether more events may be waiting."""
-        wave = self._match_one_wave(taken)
+        wave = self._match_one_wave(taken, fresh)
         return wave, len(taken) == limit or len(wave) < len(taken)
 
     def _create(self, wave: list[Match]) -> tuple[list[Event], list[Delivery]]:
@@ -230,7 +233,8 @@ class Sender:
         self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
         return recorded
 
-    def _match_one_wave(self, events: list[Event]) -> list[Match]:
+    def _match_one_wave(self, events: list[Event], fresh: bool = False
+                        ) -> list[Match]:
         """The first events and their matching callbacks, up to one wave of them.
 
         A batch stops once its deliveries fill one wave of the fan-out
@@ -239,9 +243,16 @@ class Sender:
         """
         wave: list[Match] = []
         deliveries_count = 0
+        loaded_now: dict[int, Matching] = {}
         for event in events:
-            matching = self.callbacks.matching(event.account_id,
-                                               event.account.callbacks_stamp)
+            stamp = event.account.callbacks_stamp
+            if not fresh:
+                matching = self.callbacks.matching(event.account_id, stamp)
+            elif event.account_id in loaded_now:
+                matching = loaded_now[event.account_id]
+            else:
+                matching = loaded_now[event.account_id] = Matching.of(
+                    stamp, callbacks.enabled_for(event.account_id))
             version = event.model_version
             matched = matching.match(version.name, version.project_name)
 
@@ -318,8 +329,10 @@ class Sender:
     def _apply_gone(self, outcomes: list[Outcome]) -> None:
         gone = {o.delivery.callback_id: o.delivery.id for o in outcomes
                 if retry.is_gone(o.record.status_code)}
-        # Callbacks in id order: two batches disabling the same callbacks lock
-        # them in the same order and cannot deadlock.
+        # Their accounts first, in account order, then the callbacks in id
+        # order: two batches disabling callbacks lock both in the same order
+        # and cannot deadlock.
+        callbacks.lock_owners(sorted(gone))
         for callback_id in sorted(gone):
             callbacks.disable(callback_id, "the receiver answered 410 Gone")
             dropped = deliveries.drop_pending(callback_id)
