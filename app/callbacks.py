@@ -126,7 +126,9 @@ def update(
 
     def store() -> None:
         _stamp_change(account.id)
-        callback.save()
+        # Only what the edit changed: a 410 Gone that disabled the callback
+        # since it was read is kept, not written over with the old state.
+        callback.save(only=callback.dirty_fields)
 
     db.atomic(store)
     return callback

@@ -71,6 +71,41 @@ def _stamp_callback_changes() -> None:
             f"UPDATE accounts SET callbacks_stamp = {database.param}",
             (models.new_stamp(),))
 
+    # Every write to callbacks draws its account a new stamp, whoever writes:
+    # app.callbacks draws one first anyway (so that the account is the first
+    # row a change locks), but a web process of an earlier release, or a row
+    # written by hand, must not leave workers using what they kept.
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        for statement in POSTGRES_STAMP_TRIGGERS:
+            database.execute_sql(statement)
+    else:
+        for statement in SQLITE_STAMP_TRIGGERS:
+            database.execute_sql(statement)
+
+
+# PostgreSQL: once per statement, for all the accounts whose callbacks it wrote
+# (a bulk insert of thousands of callbacks draws once, not once a row).
+POSTGRES_STAMP_TRIGGERS = (
+    "CREATE OR REPLACE FUNCTION callbacks_changed() RETURNS trigger"
+    " LANGUAGE plpgsql AS $$ BEGIN"
+    " UPDATE accounts SET callbacks_stamp = (random() * 4611686018427387903)::bigint"
+    " WHERE id IN (SELECT DISTINCT account_id FROM changed);"
+    " RETURN NULL; END $$",
+    *(f"CREATE OR REPLACE TRIGGER callbacks_{operation.lower()}d"
+      f" AFTER {operation} ON callbacks REFERENCING {rows} TABLE AS changed"
+      " FOR EACH STATEMENT EXECUTE FUNCTION callbacks_changed()"
+      for operation, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"),
+                              ("DELETE", "OLD"))),
+)
+# SQLite has triggers for each row only.
+SQLITE_STAMP_TRIGGERS = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS callbacks_{operation.lower()}d"
+    f" AFTER {operation} ON callbacks BEGIN"
+    " UPDATE accounts SET callbacks_stamp = abs(random() % 4611686018427387903)"
+    f" WHERE id = {row}.account_id; END"
+    for operation, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+)
+
 
 REDUNDANT_INDEXES = ("delivery_event_id", "delivery_callback_id", "attempt_delivery_id")
 

@@ -16,7 +16,7 @@ import aiohttp
 import requests
 
 from app import accounts, callbacks, db
-from app.models import Attempt, Callback, Delivery, DeliveryState, Event, new_stamp
+from app.models import Attempt, Callback, Delivery, DeliveryState, Event
 from app.patterns import Matcher
 from app.signing import new_secret
 from bench.rows import Row
@@ -239,7 +239,6 @@ class Bench:
                          "attempt_http_timeout": 10.0, **attempt})
         with db.connection():
             with db.database.atomic():
-                db.execute(callbacks.NEW_STAMP, (new_stamp(), account_id))
                 for start in range(0, len(rows), 1000):
                     Callback.insert_many(rows[start:start + 1000]).execute()
 

@@ -102,6 +102,24 @@ def stamp_of(account) -> int:
         return Account.get_by_id(account.id).callbacks_stamp
 
 
+def test_a_callback_written_without_app_callbacks_draws_a_new_stamp_too(database):
+    # A web process of an earlier release, or a row written by hand.
+    account = accounts.create_account("acme").account
+    callback = make_callback(account)
+    stamps = [stamp_of(account)]
+
+    with db.connection():
+        Callback.update(enabled=False).where(Callback.id == callback.id).execute()
+        stamps.append(stamp_of(account))
+        Callback.insert(account=account, url="http://127.0.0.1:9/x", secret="s"
+                        ).execute()
+        stamps.append(stamp_of(account))
+        Callback.delete().where(Callback.id == callback.id).execute()
+        stamps.append(stamp_of(account))
+
+    assert len(set(stamps)) == 4
+
+
 def test_every_change_to_a_callback_draws_its_account_a_new_stamp(database):
     account = accounts.create_account("acme").account
     other = accounts.create_account("globex").account
@@ -197,9 +215,11 @@ def test_a_callback_deleted_after_its_stamp_was_read_is_not_sent_to(database):
     sender.fan_out_waiting(10)
 
     # As if the delete committed between the batch's read of the stamp and
-    # its insert of the deliveries: the row goes, the stamp stays.
+    # its insert of the deliveries: the row goes, the stamp read stays.
+    stamp = stamp_of(account)
     with db.connection():
         Callback.delete().where(Callback.id == deleted.id).execute()
+        Account.update(callbacks_stamp=stamp).where(Account.id == account.id).execute()
     event_id = report(account, 2)
     batch = sender.fan_out_waiting(10)
 
