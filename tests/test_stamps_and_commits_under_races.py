@@ -1,5 +1,5 @@
-"""Review of f7a8a4e (callback cache + stamp), 1b93193 (SET LOCAL) and 23ee89d
-(commit_with_next): each test states what should hold."""
+"""Kept callbacks, their stamps and a COMMIT sent with a last statement, where
+they meet upgrades, races and failures."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def counts() -> dict[str, int]:
             for model in (ApiKey, Callback, ModelVersion, Event)}
 
 
-# 1. Migration 4 on a database made by the third release.
+# Migration 4 on a database made by the third release.
 
 def test_migration_4_keeps_the_rows_of_an_existing_database(database):
     with db.connection():
@@ -47,9 +47,9 @@ def test_migration_4_keeps_the_rows_of_an_existing_database(database):
                                       "ModelVersion": 1, "Event": 1}
 
 
-# 2. A change that draws no stamp (an older web process during an upgrade,
-#    which docs/delivery.md says to run after the workers; a row written by
-#    hand) leaves a worker sending by what it kept, with no bound in time.
+# A change made without app.callbacks (an older web process during an
+# upgrade, a row written by hand) still draws a stamp, so no worker keeps
+# sending by what it kept.
 
 def test_a_callback_disabled_without_a_new_stamp_is_not_sent_to(database):
     account = accounts.create_account("acme").account
@@ -67,8 +67,8 @@ def test_a_callback_disabled_without_a_new_stamp_is_not_sent_to(database):
     assert transport.urls == ["http://127.0.0.1:9/h"]
 
 
-# 3. 410 Gone for callbacks of two accounts in two record transactions: the
-#    new UPDATE accounts is taken in callback-id order, not account order.
+# 410 Gone for callbacks of two accounts in two record transactions: the
+# accounts are locked in account order, whatever the callbacks' order.
 
 def gone_outcome(callback: Callback) -> Outcome:
     record = AttemptRecord(started_at=utcnow(), duration=0.0, status_code=410,
@@ -119,8 +119,8 @@ def test_two_records_disabling_callbacks_of_two_accounts_do_not_deadlock(
     assert errors == []
 
 
-# 4. The IntegrityError retry is not fresh for accounts another thread of the
-#    same Sender has kept again meanwhile: a second delete escapes the batch.
+# The retry after a refused insert loads every account afresh, even one that
+# another thread of the same Sender has kept again meanwhile.
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_the_retried_batch_loads_every_account_afresh(database, monkeypatch):
@@ -178,9 +178,8 @@ def test_the_retried_batch_loads_every_account_afresh(database, monkeypatch):
     assert batch.events == 2
 
 
-# 5. A PUT that reads the callback before the 410 Gone disable commits
-#    writes enabled back (pre-existing: update() reads outside its
-#    transaction, before the account lock it now takes).
+# A PUT that read the callback before a 410 Gone disable committed must not
+# write enabled back.
 
 def test_an_edit_racing_a_410_does_not_enable_the_callback_again(
         database, monkeypatch):
@@ -202,7 +201,7 @@ def test_an_edit_racing_a_410_does_not_enable_the_callback_again(
     assert stored.enabled is False
 
 
-# 6. commit_with_next inside db.atomic's joined transaction.
+# A report recorded inside a larger transaction: its insert carries no COMMIT.
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_report_recorded_inside_a_larger_transaction_commits_nothing_early(
@@ -222,15 +221,14 @@ def test_a_report_recorded_inside_a_larger_transaction_commits_nothing_early(
         assert Event.select().count() == 0
 
 
-# 7. A first statement that carries BEGIN ... COMMIT is taken for rerunnable
-#    (it starts with BEGIN): run again after its connection died, once the
-#    server had committed it.
+# A first statement that carries BEGIN ... COMMIT is never run again after
+# its connection died: the server may have committed it.
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_committed_first_statement_is_not_run_again(database, monkeypatch):
     with db.connection():
-        db.database.execute_sql("CREATE TABLE IF NOT EXISTS review_rows (n int)")
-        db.database.execute_sql("DELETE FROM review_rows")
+        db.database.execute_sql("CREATE TABLE IF NOT EXISTS committed_rows (n int)")
+        db.database.execute_sql("DELETE FROM committed_rows")
     pool = db.database.obj
     real_execute_sql = peewee.PostgresqlDatabase.execute_sql
     died = []
@@ -250,18 +248,18 @@ def test_a_committed_first_statement_is_not_run_again(database, monkeypatch):
         try:
             with pool.atomic():
                 pool.commit_with_next()
-                pool.execute_sql("INSERT INTO review_rows VALUES (1)")
+                pool.execute_sql("INSERT INTO committed_rows VALUES (1)")
         except (peewee.OperationalError, peewee.InterfaceError) as error:
             print("raised", repr(error))
     monkeypatch.undo()
     with db.connection():
-        rows = db.database.execute_sql("SELECT count(*) FROM review_rows").fetchone()[0]
-        db.database.execute_sql("DROP TABLE review_rows")
+        rows = db.database.execute_sql("SELECT count(*) FROM committed_rows").fetchone()[0]
+        db.database.execute_sql("DROP TABLE committed_rows")
 
     assert died and rows == 1
 
 
-# Sound: SET LOCAL enable_bitmapscan ends with the batch's transaction.
+# SET LOCAL enable_bitmapscan ends with the batch's transaction.
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_bitmap_scans_come_back_after_a_batch(database):
