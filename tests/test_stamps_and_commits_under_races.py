@@ -253,7 +253,8 @@ def test_a_committed_first_statement_is_not_run_again(database, monkeypatch):
             print("raised", repr(error))
     monkeypatch.undo()
     with db.connection():
-        rows = db.database.execute_sql("SELECT count(*) FROM committed_rows").fetchone()[0]
+        [rows] = db.database.execute_sql(
+            "SELECT count(*) FROM committed_rows").fetchone()
         db.database.execute_sql("DROP TABLE committed_rows")
 
     assert died and rows == 1

@@ -245,14 +245,7 @@ class Sender:
         deliveries_count = 0
         loaded_now: dict[int, Matching] = {}
         for event in events:
-            stamp = event.account.callbacks_stamp
-            if not fresh:
-                matching = self.callbacks.matching(event.account_id, stamp)
-            elif event.account_id in loaded_now:
-                matching = loaded_now[event.account_id]
-            else:
-                matching = loaded_now[event.account_id] = Matching.of(
-                    stamp, callbacks.enabled_for(event.account_id))
+            matching = self._matching(event, fresh, loaded_now)
             version = event.model_version
             matched = matching.match(version.name, version.project_name)
 
@@ -261,6 +254,18 @@ class Sender:
                 break
             wave.append((event, matched))
         return wave
+
+    def _matching(self, event: Event, fresh: bool,
+                  loaded_now: dict[int, Matching]) -> Matching:
+        """The callbacks of the event's account: those kept at its stamp, or,
+        if ``fresh``, loaded for this batch alone (into ``loaded_now``)."""
+        stamp = event.account.callbacks_stamp
+        if not fresh:
+            return self.callbacks.matching(event.account_id, stamp)
+        if event.account_id not in loaded_now:
+            loaded_now[event.account_id] = Matching.of(
+                stamp, callbacks.enabled_for(event.account_id))
+        return loaded_now[event.account_id]
 
     def _drop_disabled(self, rows: list[Delivery]) -> list[Delivery]:
         disabled = [d.id for d in rows if not d.callback.enabled]
