@@ -157,9 +157,10 @@ def disable(callback_id: int, reason: str) -> None:
 
 # Every change to an account's callbacks draws the account a new stamp first,
 # in its own transaction, so that a worker's copy of them is never used past
-# it (see ``workers.callback_cache``). First, because the account's row is
-# then the first lock every change takes: two changes queue on it instead of
-# each holding a callback the other wants.
+# it (see ``workers.callback_cache``; the triggers of migration 4 draw one for
+# any other writer too). First, because the account's row is then the first
+# lock every change takes: two changes queue on it instead of each holding a
+# callback the other wants.
 NEW_STAMP = "UPDATE accounts SET callbacks_stamp = %s WHERE id = %s"
 NEW_STAMP_OF_OWNER = (
     "UPDATE accounts SET callbacks_stamp = %s"
