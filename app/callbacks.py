@@ -124,14 +124,19 @@ def update(
 
     callback.updated_at = utcnow()
 
-    def store() -> None:
+    def store() -> Callback:
         _stamp_change(account.id)
         # Only what the edit changed: a 410 Gone that disabled the callback
         # since it was read is kept, not written over with the old state.
         callback.save(only=callback.dirty_fields)
+        # Answered as stored: the row read before the transaction may have
+        # been changed since (that 410 Gone) or deleted.
+        current = Callback.get_or_none(Callback.id == callback.id)
+        if current is None:
+            raise NotFound(f"no callback with id {callback_id}")
+        return current
 
-    db.atomic(store)
-    return callback
+    return db.atomic(store)
 
 
 def delete(account: Account, callback_id: int) -> None:

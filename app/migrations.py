@@ -91,11 +91,15 @@ POSTGRES_STAMP_TRIGGERS = (
     " UPDATE accounts SET callbacks_stamp = (random() * 4611686018427387903)::bigint"
     " WHERE id IN (SELECT DISTINCT account_id FROM changed);"
     " RETURN NULL; END $$",
-    *(f"CREATE OR REPLACE TRIGGER callbacks_{operation.lower()}d"
-      f" AFTER {operation} ON callbacks REFERENCING {rows} TABLE AS changed"
-      " FOR EACH STATEMENT EXECUTE FUNCTION callbacks_changed()"
+    # DROP and CREATE rather than CREATE OR REPLACE TRIGGER (PostgreSQL 14+).
+    *(statement
       for operation, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"),
-                              ("DELETE", "OLD"))),
+                              ("DELETE", "OLD"))
+      for statement in (
+          f"DROP TRIGGER IF EXISTS callbacks_{operation.lower()}d ON callbacks",
+          f"CREATE TRIGGER callbacks_{operation.lower()}d"
+          f" AFTER {operation} ON callbacks REFERENCING {rows} TABLE AS changed"
+          " FOR EACH STATEMENT EXECUTE FUNCTION callbacks_changed()")),
 )
 # SQLite has triggers for each row only.
 SQLITE_STAMP_TRIGGERS = tuple(
