@@ -83,6 +83,11 @@ def _stamp_callback_changes() -> None:
             database.execute_sql(statement)
 
 
+# Each write to callbacks: the trigger's name, and the rows it sees (the new
+# ones, or the old ones of a delete).
+CALLBACK_WRITES = (("INSERT", "callbacks_inserted", "NEW"),
+                   ("UPDATE", "callbacks_updated", "NEW"),
+                   ("DELETE", "callbacks_deleted", "OLD"))
 # PostgreSQL: once per statement, for all the accounts whose callbacks it wrote
 # (a bulk insert of thousands of callbacks draws once, not once a row).
 POSTGRES_STAMP_TRIGGERS = (
@@ -93,21 +98,19 @@ POSTGRES_STAMP_TRIGGERS = (
     " RETURN NULL; END $$",
     # DROP and CREATE rather than CREATE OR REPLACE TRIGGER (PostgreSQL 14+).
     *(statement
-      for operation, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"),
-                              ("DELETE", "OLD"))
+      for operation, name, rows in CALLBACK_WRITES
       for statement in (
-          f"DROP TRIGGER IF EXISTS callbacks_{operation.lower()}d ON callbacks",
-          f"CREATE TRIGGER callbacks_{operation.lower()}d"
-          f" AFTER {operation} ON callbacks REFERENCING {rows} TABLE AS changed"
+          f"DROP TRIGGER IF EXISTS {name} ON callbacks",
+          f"CREATE TRIGGER {name} AFTER {operation} ON callbacks"
+          f" REFERENCING {rows} TABLE AS changed"
           " FOR EACH STATEMENT EXECUTE FUNCTION callbacks_changed()")),
 )
 # SQLite has triggers for each row only.
 SQLITE_STAMP_TRIGGERS = tuple(
-    f"CREATE TRIGGER IF NOT EXISTS callbacks_{operation.lower()}d"
-    f" AFTER {operation} ON callbacks BEGIN"
+    f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {operation} ON callbacks BEGIN"
     " UPDATE accounts SET callbacks_stamp = abs(random() % 4611686018427387903)"
-    f" WHERE id = {row}.account_id; END"
-    for operation, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    f" WHERE id = {rows}.account_id; END"
+    for operation, name, rows in CALLBACK_WRITES
 )
 
 

@@ -1,5 +1,5 @@
-"""Review of bda74fb (COMMIT carried by the fan-out's insert) and 95e9acd
-(callbacks-stamp triggers, update() saving only dirty fields)."""
+"""The fan-out's insert that carries its COMMIT, under lost connections and
+refusals; the triggers that stamp callbacks' writes; an edit's answer."""
 
 from __future__ import annotations
 
@@ -12,11 +12,18 @@ from app import accounts, callbacks, db, deliveries
 from app.errors import DependencyUnavailable
 from app.models import Callback, Delivery, DeliveryState, Event, utcnow
 from tests.conftest import POSTGRES_URL, make_callback
-from tests.test_outbox import SETTINGS, account, report  # noqa: F401 (fixture)
+from tests.test_outbox import SETTINGS, report
 from tests.test_sender import ScriptedTransport, answer
 from workers.sender import Sender
 
 pg_only = pytest.mark.parametrize("database_url", [POSTGRES_URL])
+
+
+@pytest.fixture
+def acme(database):
+    account = accounts.create_account("acme").account
+    make_callback(account)
+    return account
 
 
 def lose_connection_at_commit(monkeypatch, *, committed: bool) -> list[str]:
@@ -55,8 +62,9 @@ def deliveries_of(event_id):
 
 
 @pg_only
-def test_commit_lost_after_it_went_through_sends_once_via_the_sweep(account, monkeypatch):
-    event_id = report(account, 1)
+def test_commit_lost_after_it_went_through_sends_once_via_the_sweep(acme,
+                                                                    monkeypatch):
+    event_id = report(acme, 1)
     transport = ScriptedTransport(answer(200))
     sender = Sender(SETTINGS, transport)
     hit = lose_connection_at_commit(monkeypatch, committed=True)
@@ -80,8 +88,9 @@ def test_commit_lost_after_it_went_through_sends_once_via_the_sweep(account, mon
 
 
 @pg_only
-def test_commit_lost_before_it_went_through_leaves_the_event_waiting(account, monkeypatch):
-    event_id = report(account, 1)
+def test_commit_lost_before_it_went_through_leaves_the_event_waiting(acme,
+                                                                     monkeypatch):
+    event_id = report(acme, 1)
     transport = ScriptedTransport(answer(200))
     sender = Sender(SETTINGS, transport)
     lose_connection_at_commit(monkeypatch, committed=False)
@@ -127,8 +136,8 @@ def test_commit_is_not_left_armed_when_nothing_matches_or_the_insert_is_refused(
 
 
 @pg_only
-def test_a_second_refusal_surfaces_and_the_retry_does_not_loop(account, monkeypatch):
-    report(account, 1)
+def test_a_second_refusal_surfaces_and_the_retry_does_not_loop(acme, monkeypatch):
+    report(acme, 1)
     calls = []
 
     def refused(*args, **kwargs):
@@ -186,7 +195,7 @@ def test_enabling_again_clears_the_reason_of_a_410(client, auth):
 
 def test_an_edit_racing_a_410_answers_what_it_stored(client, auth, monkeypatch):
     """A 410 Gone disables the callback after the edit read it: the edit keeps
-    the disable (95e9acd), but its answer still says enabled, no reason."""
+    the disable, but its answer still says enabled, no reason."""
     made = client.post(BASE, json={"url": "http://127.0.0.1:9000/a"},
                        headers=auth).get_json()
     get = callbacks.get
@@ -233,8 +242,11 @@ def test_triggers_survive_an_account_deletion_and_bulk_writes(database):
         gone = accounts.create_account("gone").account
         for account in (kept, gone):
             make_callback(account)
-        stamp = lambda: db.database.execute_sql(  # noqa: E731
-            "SELECT callbacks_stamp FROM accounts WHERE id = %d" % kept.id).fetchone()[0]
+        def stamp() -> int:
+            return db.database.execute_sql(
+                f"SELECT callbacks_stamp FROM accounts WHERE id = {kept.id}"
+            ).fetchone()[0]
+
         before = stamp()
         with db.database.atomic():
             Callback.insert_many([dict(account=kept.id, url="http://127.0.0.1:9/b",
