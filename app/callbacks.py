@@ -130,11 +130,8 @@ def update(
         # since it was read is kept, not written over with the old state.
         callback.save(only=callback.dirty_fields)
         # Answered as stored: the row read before the transaction may have
-        # been changed since (that 410 Gone) or deleted.
-        current = Callback.get_or_none(Callback.id == callback.id)
-        if current is None:
-            raise NotFound(f"no callback with id {callback_id}")
-        return current
+        # been changed since (that 410 Gone) or deleted (404).
+        return get(account, callback_id)
 
     return db.atomic(store)
 

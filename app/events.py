@@ -125,8 +125,7 @@ def record(account: Account, report: dict[str, Any],
                                      outermost))
 
 
-def _record(account_id, report, trigger_statuses,
-            outermost: bool = True) -> StatusChange:
+def _record(account_id, report, trigger_statuses, outermost: bool) -> StatusChange:
     version, last_status = _save_version(account_id, report)
     old_status = report["old_status"] if "old_status" in report else last_status
     new_status = report["status"]

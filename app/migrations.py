@@ -75,12 +75,9 @@ def _stamp_callback_changes() -> None:
     # app.callbacks draws one first anyway (so that the account is the first
     # row a change locks), but a web process of an earlier release, or a row
     # written by hand, must not leave workers using what they kept.
-    if isinstance(database.obj, peewee.PostgresqlDatabase):
-        for statement in POSTGRES_STAMP_TRIGGERS:
-            database.execute_sql(statement)
-    else:
-        for statement in SQLITE_STAMP_TRIGGERS:
-            database.execute_sql(statement)
+    postgres = isinstance(database.obj, peewee.PostgresqlDatabase)
+    for statement in POSTGRES_STAMP_TRIGGERS if postgres else SQLITE_STAMP_TRIGGERS:
+        database.execute_sql(statement)
 
 
 # Each write to callbacks: the trigger's name, and the rows it sees (the new

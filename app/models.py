@@ -71,11 +71,12 @@ class Account(BaseModel):
     name = peewee.CharField(max_length=256, unique=True)
     created_at = peewee.DateTimeField(default=utcnow)
     # Drawn anew by every change to the account's callbacks, in the
-    # transaction that makes it (``app.callbacks``): a worker keeps the
-    # callbacks it matched for as long as the stamp stays the same. Random,
-    # not counted, so that an account made again under an id used before
-    # (SQLite, a restored backup, a test's truncated tables) never meets the
-    # stamp of the one before. Rows written without Peewee start at 0.
+    # transaction that makes it (``app.callbacks``, and migration 4's
+    # triggers for any other writer): a worker keeps the callbacks it matched
+    # for as long as the stamp stays the same. Random, not counted, so that
+    # an account made again under an id used before (SQLite, a restored
+    # backup, a test's truncated tables) never meets the stamp of the one
+    # before. Rows written without Peewee start at 0.
     callbacks_stamp = peewee.BigIntegerField(default=new_stamp,
                                              constraints=[peewee.SQL("DEFAULT 0")])
 
