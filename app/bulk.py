@@ -61,15 +61,24 @@ def _statement(model: type[peewee.Model], columns: tuple[str, ...], count: int,
 
 
 def array_literal(values: Iterable[object]) -> str:
-    """PostgreSQL's text form of an array of ``values`` (e.g. ``{"a","b"}``).
+    """PostgreSQL's text form of an array of ``values`` (e.g. ``{"a","b"}``);
+    ``None`` is a NULL element. Any value whose ``str`` PostgreSQL reads as the
+    array's type will do: text, numbers, booleans, naive datetimes.
 
     Sent as one parameter of an array type, thousands of values are one
     literal for the server to read, where psycopg2's adaptation of a list
     spells out a constant for each, and a VALUES list a row for each.
     """
-    quoted = (str(value).replace("\\", "\\\\").replace('"', '\\"')
-              for value in values)
-    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+    return "{" + ",".join(_array_element(value) for value in values) + "}"
+
+
+def _array_element(value: object) -> str:
+    # Quoted, every element is read as the text it spells, "NULL" included;
+    # only the bare word is a NULL.
+    if value is None:
+        return "NULL"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def placeholders(count: int) -> str:

@@ -113,11 +113,20 @@ def atomic(function: Callable[[], T]) -> T:
     Inside a transaction already, ``function`` joins it: a fault rolls the
     whole of it back anyway, and a savepoint would only cost two round trips.
     """
-    try:
+    def in_one_transaction() -> T:
         if database.in_transaction():
             return function()
         with database.atomic():
             return function()
+
+    return run(in_one_transaction)
+
+
+def run(function: Callable[[], T]) -> T:
+    """Run ``function`` in no transaction of its own (each statement is one,
+    unless a transaction is open); a lost database becomes 503-worthy."""
+    try:
+        return function()
     except UNAVAILABLE_ERRORS as error:
         raise DependencyUnavailable(f"database unavailable: {error}") from error
 

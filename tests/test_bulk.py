@@ -60,13 +60,24 @@ def test_more_rows_than_one_statement_takes_are_all_inserted(database):
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_an_array_literal_reads_back_as_the_values_it_was_made_of(database):
     values = ["msg_plain", 'a "quoted" word', "back\\slash", "comma, {brace}",
-              "NULL", "", " spaced ", "ünïcode"]
+              "NULL", "", " spaced ", "ünïcode", None]
+    moments = [datetime(2026, 12, 4, 9, 0), datetime(2026, 12, 4, 9, 0, 0, 1), None]
 
     with db.connection():
         [(strings,)] = db.execute("SELECT %s::varchar[]",
                                   (bulk.array_literal(values),)).fetchall()
         [(numbers,)] = db.execute("SELECT %s::integer[]",
-                                  (bulk.array_literal([3, 1, 2]),)).fetchall()
+                                  (bulk.array_literal([3, None, 2]),)).fetchall()
+        [(floats,)] = db.execute("SELECT %s::double precision[]",
+                                 (bulk.array_literal([0.001, 1e-05, 12.5]),)
+                                 ).fetchall()
+        [(flags,)] = db.execute("SELECT %s::boolean[]",
+                                (bulk.array_literal([True, False, None]),)).fetchall()
+        [(times,)] = db.execute("SELECT %s::timestamp[]",
+                                (bulk.array_literal(moments),)).fetchall()
 
     assert strings == values
-    assert numbers == [3, 1, 2]
+    assert numbers == [3, None, 2]
+    assert floats == [0.001, 1e-05, 12.5]
+    assert flags == [True, False, None]
+    assert times == moments

@@ -109,3 +109,77 @@ def test_a_fan_out_makes_each_event_and_callback_pair_once(database):
         (e.id, c.id, DeliveryState.SENDING, 0)
         for e in events_made for c in (first, second, later))
     assert {d.id for d in made}.isdisjoint(d.id for d in again)
+
+
+def test_a_record_moves_each_delivery_as_its_outcome_says_and_logs_it_exactly(
+    database
+):
+    account = accounts.create_account("acme").account
+    callback_ids = [make_callback(account).id for _ in range(4)]
+    event = Event.get_by_id(report(account, 1))
+    make_pending_deliveries(event, callback_ids)
+    by_callback = {d.callback_id: d.id for d in Delivery.select()}
+    ok, later, failed, stale = (by_callback[c] for c in callback_ids)
+    deliveries.claim(list(by_callback.values()), timedelta(seconds=5))
+    loaded = {d.id: d for d in deliveries.load_claimed(list(by_callback.values()))}
+    loaded[stale].lease_until -= timedelta(seconds=1)  # a claim since replaced
+    next_at = datetime(2026, 12, 4, 9, 0, 7, 250000)
+    answers = {
+        ok: AttemptRecord(datetime(2026, 12, 4, 9, 0, 0, 1), 0.0125, 200, None,
+                          'quoted "words", {braces}, back\\slash, NULL', False),
+        later: AttemptRecord(datetime(2026, 12, 4, 9, 0), 1.5, 503, None,
+                             "ünïcode and a NUL:\x00", True),
+        failed: AttemptRecord(datetime(2026, 12, 4, 9, 0), 0.0, None,
+                              "ConnectError: refused", "", False),
+        stale: RECORD,
+    }
+    outcomes = [
+        Outcome(loaded[ok], answers[ok], DeliveryState.SUCCEEDED),
+        Outcome(loaded[later], answers[later], DeliveryState.PENDING, next_at),
+        Outcome(loaded[failed], answers[failed], DeliveryState.FAILED),
+        Outcome(loaded[stale], answers[stale], DeliveryState.SUCCEEDED),
+    ]
+
+    moved = deliveries.finish_attempts(outcomes)
+
+    assert sorted(moved) == sorted([ok, later, failed])
+    logged = {a.delivery_id: (a.number, a.started_at, a.duration_ms, a.status_code,
+                              a.error, a.response_excerpt, a.response_truncated)
+              for a in Attempt.select()}
+    assert logged == {
+        ok: (1, datetime(2026, 12, 4, 9, 0, 0, 1), 12.5, 200, None,
+             'quoted "words", {braces}, back\\slash, NULL', False),
+        later: (1, datetime(2026, 12, 4, 9, 0), 1500.0, 503, None,
+                "ünïcode and a NUL:\ufffd", True),
+        failed: (1, datetime(2026, 12, 4, 9, 0), 0.0, None,
+                 "ConnectError: refused", "", False),
+    }
+    stored = {d.id: d for d in Delivery.select()}
+    assert {i: (d.state, d.attempts_made, d.lease_until)
+            for i, d in stored.items()} == {
+        ok: (DeliveryState.SUCCEEDED, 1, None),
+        later: (DeliveryState.PENDING, 1, None),
+        failed: (DeliveryState.FAILED, 1, None),
+        stale: (DeliveryState.SENDING, 0, stored[stale].lease_until),
+    }
+    assert stored[stale].lease_until is not None
+    assert stored[later].next_attempt_at == next_at
+    assert [stored[i].finished_at is None for i in (ok, later, failed, stale)] == [
+        False, True, False, True]
+
+
+def test_a_record_of_a_delivery_released_meanwhile_changes_nothing(database):
+    account = accounts.create_account("acme").account
+    _, delivery_id = one_delivery(account)
+    deliveries.claim([delivery_id], timedelta(seconds=5))
+    [claimed] = deliveries.load_claimed([delivery_id])
+
+    deliveries.release([delivery_id], DeliveryState.DROPPED)
+    moved = deliveries.finish_attempts(
+        [Outcome(claimed, RECORD, DeliveryState.SUCCEEDED)])
+
+    assert moved == []
+    assert Attempt.select().count() == 0
+    stored = Delivery.get_by_id(delivery_id)
+    assert (stored.state, stored.attempts_made, stored.lease_until) == (
+        DeliveryState.DROPPED, 0, None)

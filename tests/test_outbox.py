@@ -241,8 +241,9 @@ class PostsAfter(ScriptedTransport):
 
 
 @pytest.mark.parametrize("database_url", [POSTGRES_URL])
-def test_on_postgres_a_batch_sends_two_statements_before_its_posts(account,
-                                                                   monkeypatch):
+def test_on_postgres_a_batch_sends_two_statements_before_its_posts_and_one_after(
+    account, monkeypatch
+):
     seen: list[str] = []
     transport = PostsAfter(seen)
     sender = Sender(SETTINGS, transport)
@@ -261,3 +262,6 @@ def test_on_postgres_a_batch_sends_two_statements_before_its_posts(account,
     assert before[0].startswith("BEGIN; SET LOCAL enable_bitmapscan = off; UPDATE")
     assert before[1].endswith("; COMMIT")
     assert before[1].startswith("EXECUTE insert_all_claimed_deliveries")
+    # The record is a transaction of its own: no BEGIN, no COMMIT.
+    assert [statement.split(" (")[0] for statement in seen[2:]] == [
+        "EXECUTE record_attempts"]

@@ -216,21 +216,30 @@ class Sender:
         for pause in RECORD_RETRY_PAUSES:
             try:
                 with db.connection():
-                    return db.atomic(lambda: self._record(outcomes))
+                    return self._record(outcomes)
             except DependencyUnavailable as error:
                 log.warning("recording %d attempts failed, again in %.1f s: %s",
                             len(outcomes), pause, error)
                 time.sleep(pause)
         with db.connection():
-            return db.atomic(lambda: self._record(outcomes))
+            return self._record(outcomes)
 
     def _record(self, outcomes: list[Outcome]) -> set[str]:
+        if not any(retry.is_gone(o.record.status_code) for o in outcomes):
+            # The record is a transaction of its own (one statement on
+            # PostgreSQL): nothing else to do in it.
+            return self._recorded(outcomes)
+        # A callback is disabled in the transaction that logs its 410.
+        return db.atomic(lambda: self._recorded(outcomes, gone=True))
+
+    def _recorded(self, outcomes: list[Outcome], gone: bool = False) -> set[str]:
         recorded = set(deliveries.finish_attempts(outcomes))
         for outcome in outcomes:
             if outcome.delivery.id not in recorded:
                 log.warning("delivery %s: its claim ran out during the attempt; "
                             "the attempt is not logged", outcome.delivery.id)
-        self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
+        if gone:
+            self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
         return recorded
 
     def _match_one_wave(self, events: list[Event], fresh: bool = False
