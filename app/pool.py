@@ -25,7 +25,14 @@ log = logging.getLogger("modelhooks.db")
 # connection died cannot do anything twice: a BEGIN and what follows it in the
 # same round trip, a read. A statement prepared by ``app.statement`` is a SELECT
 # if its name says so; it is prepared and run in one go the first time.
-RERUNNABLE = ("SELECT", "BEGIN", "PREPARE select_", "EXECUTE select_")
+#
+# And the record of a batch's attempts (``app.deliveries``), a write of its
+# own: it moves on only the deliveries that still hold the lease it names,
+# and clears that lease, so a second run after a first that went through
+# matches nothing (as the sender's own retry of it would). Usually the first
+# statement of its check-out, it would otherwise cost a ping every time.
+RERUNNABLE = ("SELECT", "BEGIN", "PREPARE select_", "EXECUTE select_",
+              "PREPARE record_attempts ", "EXECUTE record_attempts ")
 
 DEAD_CONNECTION_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
 

@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from app import accounts, db, events
-from app.models import Account, Event
+from app.models import Account, Attempt, Delivery, DeliveryState, Event
 from app.statement import Statement
 from tests.conftest import POSTGRES_URL
 
@@ -290,3 +290,67 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _claimed_deliveries(count: int) -> list:
+    from datetime import timedelta
+
+    from app import callbacks, deliveries
+    from app.config import Settings
+    from tests.conftest import make_pending_deliveries
+
+    with db.connection():
+        account = Account.get(Account.name == "acme")
+        callback_ids = [callbacks.create(
+            account, {"url": "http://127.0.0.1:9/h",
+                      "filter": {"model_name": ".*", "project_name": ".*"},
+                      "attempt": {"count": 3, "interval": 1, "http_timeout": 1}},
+            Settings(allow_private_targets=True)).id for _ in range(count)]
+        change = events.record(account, {"project_name": "p", "name": "m",
+                                         "version": 1, "status": "complete"},
+                               frozenset({"complete"}))
+        make_pending_deliveries(Event.get_by_id(change.event_id), callback_ids)
+        ids = [row.id for row in Delivery.select(Delivery.id)]
+        claimed = deliveries.claim_loaded(ids, timedelta(seconds=30))
+    db.database.close()
+    return claimed
+
+
+def _record(delivery) -> list[str]:
+    from datetime import datetime
+
+    from app import deliveries
+    from app.deliveries import AttemptRecord, Outcome
+
+    record = AttemptRecord(datetime(2026, 12, 4, 9, 0), 0.1, 200, None, "ok", False)
+    with db.connection():
+        return deliveries.finish_attempts(
+            [Outcome(delivery, record, DeliveryState.SUCCEEDED)])
+
+
+def test_a_record_first_on_a_check_out_sends_no_ping(pool, monkeypatch):
+    first, second = _claimed_deliveries(2)
+    _record(first)  # prepared on the pooled connection
+    pings = []
+    adapter = db.database.obj._adapter
+    monkeypatch.setattr(adapter, "is_connection_closed",
+                        lambda conn: pings.append(conn) or False)
+
+    assert _record(second) == [second.id]
+    assert pings == []
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_a_record_first_on_a_dead_connection_is_made_once_on_a_new_one(
+        pool, killer, prepared):
+    first, second = _claimed_deliveries(2)
+    if prepared:
+        _record(first)
+    [pid] = _pooled_backends()
+    _terminate(killer, pid)
+
+    assert _record(second) == [second.id]
+    with db.connection():
+        assert [a.number for a in Attempt.select().where(
+            Attempt.delivery == second.id)] == [1]
+        assert Delivery.get_by_id(second.id).state == DeliveryState.SUCCEEDED
