@@ -295,7 +295,18 @@ def _closed_port() -> int:
 def _claimed_deliveries(count: int) -> list:
     from datetime import timedelta
 
-    from app import callbacks, deliveries
+    from app import deliveries
+
+    ids = _pending_deliveries(count)
+    with db.connection():
+        claimed = deliveries.claim_loaded(ids, timedelta(seconds=30))
+    db.database.close()
+    return claimed
+
+
+def _pending_deliveries(count: int) -> list[str]:
+    """One event's deliveries to ``count`` new callbacks of "acme", pending."""
+    from app import callbacks
     from app.config import Settings
     from tests.conftest import make_pending_deliveries
 
@@ -310,10 +321,9 @@ def _claimed_deliveries(count: int) -> list:
                                          "version": 1, "status": "complete"},
                                frozenset({"complete"}))
         make_pending_deliveries(Event.get_by_id(change.event_id), callback_ids)
-        ids = [row.id for row in Delivery.select(Delivery.id)]
-        claimed = deliveries.claim_loaded(ids, timedelta(seconds=30))
+        ids = [Delivery.get(Delivery.callback == c).id for c in callback_ids]
     db.database.close()
-    return claimed
+    return ids
 
 
 def _record(delivery) -> list[str]:
@@ -354,3 +364,33 @@ def test_a_record_first_on_a_dead_connection_is_made_once_on_a_new_one(
         assert [a.number for a in Attempt.select().where(
             Attempt.delivery == second.id)] == [1]
         assert Delivery.get_by_id(second.id).state == DeliveryState.SUCCEEDED
+
+
+def test_a_410_after_a_database_restart_during_the_posts_is_recorded_at_once(
+        pool, killer, caplog):
+    from app import callbacks
+    from app.models import Callback
+    from tests.test_sender import SETTINGS, ScriptedTransport, answer
+    from workers.sender import Sender
+
+    first, second = _pending_deliveries(2)
+    # A record on this thread's pooled connection prepares record_attempts.
+    Sender(SETTINGS, ScriptedTransport(answer(503))).attempt([first])
+
+    class RestartDuringPosts(ScriptedTransport):
+        def post_many(self, requests):
+            [pid] = _pooled_backends()
+            _terminate(killer, pid)
+            return super().post_many(requests)
+
+    attempted = Sender(SETTINGS, RestartDuringPosts(answer(410))).attempt([second])
+
+    assert [a.state for a in attempted] == [DeliveryState.FAILED]
+    assert "recording 1 attempts failed" not in caplog.text
+    with db.connection():
+        gone = Delivery.get_by_id(second)
+        assert gone.state == DeliveryState.FAILED
+        assert not Callback.get_by_id(gone.callback_id).enabled
+        assert [c.id for c in callbacks.enabled_for(gone.event.account_id)] == [
+            Delivery.get_by_id(first).callback_id]
+        assert Attempt.select().count() == 2

@@ -225,21 +225,35 @@ class Sender:
             return self._record(outcomes)
 
     def _record(self, outcomes: list[Outcome]) -> set[str]:
-        if not any(retry.is_gone(o.record.status_code) for o in outcomes):
+        gone = sorted({o.delivery.callback_id for o in outcomes
+                       if retry.is_gone(o.record.status_code)})
+        if not gone:
             # The record is a transaction of its own (one statement on
             # PostgreSQL): nothing else to do in it.
             return self._recorded(outcomes)
         # A callback is disabled in the transaction that logs its 410.
-        return db.atomic(lambda: self._recorded(outcomes, gone=True))
+        return db.atomic(lambda: self._recorded_and_gone(outcomes, gone))
 
-    def _recorded(self, outcomes: list[Outcome], gone: bool = False) -> set[str]:
+    def _recorded_and_gone(self, outcomes: list[Outcome],
+                           gone_callbacks: list[int]) -> set[str]:
+        # The accounts are locked before the deliveries, as every change to
+        # callbacks locks them first (``_apply_gone`` asks again: a statement
+        # more on this rare path). Being a read, the lock is also the first
+        # statement, which the pool runs again on a connection that answers
+        # if the database restarted during the POSTs: the record, a prepared
+        # statement, could not be prepared again inside the transaction.
+        callbacks.lock_owners(gone_callbacks)
+        recorded = self._recorded(outcomes)
+
+        self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
+        return recorded
+
+    def _recorded(self, outcomes: list[Outcome]) -> set[str]:
         recorded = set(deliveries.finish_attempts(outcomes))
         for outcome in outcomes:
             if outcome.delivery.id not in recorded:
                 log.warning("delivery %s: its claim ran out during the attempt; "
                             "the attempt is not logged", outcome.delivery.id)
-        if gone:
-            self._apply_gone([o for o in outcomes if o.delivery.id in recorded])
         return recorded
 
     def _match_one_wave(self, events: list[Event], fresh: bool = False
