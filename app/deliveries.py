@@ -76,8 +76,9 @@ ATTEMPT_COLUMNS = ("delivery", "number", "started_at", "duration_ms", "status_co
 # constant, it let the planner reach the deliveries through the index of
 # (state, next_attempt_at), which statistics taken while few deliveries were
 # sending say is nearly empty, and match every one found against the whole
-# array (quadratic: a record of 10,000 was still running 20 s later). Matched by id and
-# lease only, the rows are found through the primary key or in one scan.
+# array (quadratic: a record of 10,000 was still running 20 s later). Matched
+# by id and lease only, the rows are found through the primary key or in one
+# scan.
 RECORD_ATTEMPTS = Statement(
     "record_attempts",
     "WITH outcome AS ("
