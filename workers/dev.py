@@ -63,6 +63,8 @@ def print_welcome(settings: config.Settings, key: str) -> None:
         f"-H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
         """-d '{"url": "http://127.0.0.1:9000/hook"}'""",
     )
+    click.echo("and, to see its deliveries, a receiver on port 9000 in another "
+               "terminal: .venv/bin/python examples/print_receiver.py")
 
 
 def serve_api(settings: config.Settings, celery_app) -> None:
