@@ -5,28 +5,20 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+
+from tests.e2e.stack import free_port, wait_until
 
 RECEIVER = Path(__file__).parents[1] / "examples" / "print_receiver.py"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(port: int, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listened on port {port} within {seconds} s")
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def test_it_answers_204_and_prints_the_delivery_with_its_id():
@@ -35,7 +27,7 @@ def test_it_answers_204_and_prints_the_delivery_with_its_id():
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
     try:
-        wait_for(port)
+        wait_until(lambda: listening(port), timeout=10, what="the receiver")
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/hook", method="POST",
             data=b'{"name": "home_rentals", "new_status": "complete"}',
