@@ -6,15 +6,20 @@ from __future__ import annotations
 import random
 import threading
 import time
+from datetime import datetime, timedelta
 
 import peewee
 import psycopg2
 import pytest
 
-from app import accounts, db, events
-from app.models import Account, Attempt, Delivery, DeliveryState, Event
+from app import accounts, callbacks, db, deliveries, events
+from app.config import Settings
+from app.deliveries import AttemptRecord, Outcome
+from app.models import Account, Attempt, Callback, Delivery, DeliveryState, Event
 from app.statement import Statement
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, make_pending_deliveries
+from tests.test_sender import SETTINGS, ScriptedTransport, answer
+from workers.sender import Sender
 
 
 @pytest.fixture
@@ -293,10 +298,6 @@ def _closed_port() -> int:
 
 
 def _claimed_deliveries(count: int) -> list:
-    from datetime import timedelta
-
-    from app import deliveries
-
     ids = _pending_deliveries(count)
     with db.connection():
         claimed = deliveries.claim_loaded(ids, timedelta(seconds=30))
@@ -306,10 +307,6 @@ def _claimed_deliveries(count: int) -> list:
 
 def _pending_deliveries(count: int) -> list[str]:
     """One event's deliveries to ``count`` new callbacks of "acme", pending."""
-    from app import callbacks
-    from app.config import Settings
-    from tests.conftest import make_pending_deliveries
-
     with db.connection():
         account = Account.get(Account.name == "acme")
         callback_ids = [callbacks.create(
@@ -327,11 +324,6 @@ def _pending_deliveries(count: int) -> list[str]:
 
 
 def _record(delivery) -> list[str]:
-    from datetime import datetime
-
-    from app import deliveries
-    from app.deliveries import AttemptRecord, Outcome
-
     record = AttemptRecord(datetime(2026, 12, 4, 9, 0), 0.1, 200, None, "ok", False)
     with db.connection():
         return deliveries.finish_attempts(
@@ -368,11 +360,6 @@ def test_a_record_first_on_a_dead_connection_is_made_once_on_a_new_one(
 
 def test_a_410_after_a_database_restart_during_the_posts_is_recorded_at_once(
         pool, killer, caplog):
-    from app import callbacks
-    from app.models import Callback
-    from tests.test_sender import SETTINGS, ScriptedTransport, answer
-    from workers.sender import Sender
-
     first, second = _pending_deliveries(2)
     # A record on this thread's pooled connection prepares record_attempts.
     Sender(SETTINGS, ScriptedTransport(answer(503))).attempt([first])
